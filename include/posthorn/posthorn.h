@@ -1,0 +1,41 @@
+/*
+ * posthorn.h -- umbrella header of libposthorn: version, export macro,
+ * error codes. Programs include this one header; it pulls in the rest.
+ */
+#ifndef POSTHORN_POSTHORN_H
+#define POSTHORN_POSTHORN_H
+
+#define PH_VERSION_MAJOR 0
+#define PH_VERSION_MINOR 1
+#define PH_VERSION_PATCH 0
+#define PH_VERSION_STRING "0.1.0"
+
+#if defined(PH_BUILDING)
+#define PH_API __attribute__((visibility("default")))
+#else
+#define PH_API
+#endif
+
+/*
+ * C-level failures: 0 is success, a negative enum ph_err a failure.
+ * Protocol replies are values of their own (reply.h), never these.
+ */
+enum ph_err {
+    PH_EOK       = 0,
+    PH_ENOMEM    = -1,   /* allocation failed */
+    PH_EINVAL    = -2,   /* bad argument from the program */
+    PH_ELIMIT    = -3,   /* a configured limit was hit */
+    PH_EIO       = -4,   /* socket or file error (see errno) */
+    PH_ESTATE    = -5,   /* call not allowed in this state */
+    PH_EADDR     = -6,   /* address could not be parsed */
+    PH_ECLOSED   = -7,   /* the session is already closed */
+};
+
+/* Static text naming an enum ph_err value; never NULL. */
+PH_API const char *ph_strerror(int err);
+
+#include <posthorn/loop.h>
+#include <posthorn/reply.h>
+#include <posthorn/smtp.h>
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * conn.c -- the connection object: one bufferevent per client. Protocol
+ * code reads from ph_conn_input(), writes with ph_conn_write() and never
+ * sees the socket. Output written during one read callback leaves in one
+ * write when the loop regains control (pipelined replies, RFC 2920).
+ * The bufferevent can later be wrapped in a TLS filter (issue on TLS).
+ */
+#include "core/core_internal.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Above this much unsent output we stop reading until it drains. */
+#define PH_CONN_OUT_HIGH (256 * 1024)
+
+static void
+addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap,
+          unsigned *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)cap);
+        *port = ntohs(s6->sin6_port);
+    } else if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)cap);
+        *port = ntohs(s4->sin_port);
+    } else {
+        strcpy(buf, "unix");
+        *port = 0;
+    }
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+    struct ph_conn *c = arg;
+
+    (void)bev;
+    if (!c->dead && !c->read_paused)
+        c->ops->on_read(c->ctx);
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+    struct ph_conn *c = arg;
+
+    (void)bev;
+    if (c->dead)
+        return;
+    if (c->closing) {
+        c->dead = true;
+        c->ops->on_event(c->ctx, PH_CONN_CLOSED);
+        return;
+    }
+    if (c->ops->on_drain)
+        c->ops->on_drain(c->ctx);
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+    struct ph_conn    *c = arg;
+    enum ph_conn_event ev;
+
+    (void)bev;
+    if (c->dead)
+        return;
+    if (what & BEV_EVENT_TIMEOUT)
+        ev = c->closing ? PH_CONN_ERROR : PH_CONN_TIMEOUT;
+    else if (what & BEV_EVENT_EOF)
+        ev = PH_CONN_EOF;
+    else
+        ev = PH_CONN_ERROR;
+    if (ev != PH_CONN_TIMEOUT)
+        c->dead = true;
+    c->ops->on_event(c->ctx, ev);
+}
+
+/* Runs the deferred read: input that was left while paused or pending. */
+static void
+conn_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ph_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->dead)
+        return;
+    if (c->closing) {
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+            c->dead = true;
+            c->ops->on_event(c->ctx, PH_CONN_CLOSED);
+        }
+        return;
+    }
+    if (!c->read_paused)
+        c->ops->on_read(c->ctx);
+}
+
+struct ph_conn *
+ph_conn_new(ph_loop *loop, evutil_socket_t fd, const struct ph_conn_ops *ops,
+            void *ctx)
+{
+    struct ph_conn *c = calloc(1, sizeof(*c));
+    socklen_t       len;
+
+    if (c == NULL) {
+        close(fd);
+        return NULL;
+    }
+    c->loop = loop;
+    c->ops = ops;
+    c->ctx = ctx;
+    c->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->defer_ev = event_new(loop->base, -1, 0, conn_defer_cb, c);
+    if (c->bev == NULL || c->defer_ev == NULL) {
+        if (c->bev == NULL)
+            close(fd);
+        ph_conn_free(c);
+        return NULL;
+    }
+    len = sizeof(c->peer);
+    getpeername(fd, (struct sockaddr *)&c->peer, &len);
+    len = sizeof(c->local);
+    getsockname(fd, (struct sockaddr *)&c->local, &len);
+    addr_text(&c->peer, c->peer_addr, sizeof(c->peer_addr), &c->peer_port);
+    addr_text(&c->local, c->local_addr, sizeof(c->local_addr),
+              &c->local_port);
+    bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    return c;
+}
+
+void
+ph_conn_free(struct ph_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->bev)
+        bufferevent_free(c->bev);
+    if (c->defer_ev)
+        event_free(c->defer_ev);
+    free(c);
+}
+
+size_t
+ph_conn_output_len(struct ph_conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+int
+ph_conn_write(struct ph_conn *c, const void *p, size_t len)
+{
+    if (c->dead)
+        return PH_ECLOSED;
+    if (bufferevent_write(c->bev, p, len) != 0)
+        return PH_ENOMEM;
+    return 0;
+}
+
+void
+ph_conn_set_timeout(struct ph_conn *c, unsigned seconds)
+{
+    struct timeval tv = { (time_t)seconds, 0 };
+
+    c->timeout_s = seconds;
+    bufferevent_set_timeouts(c->bev, seconds ? &tv : NULL,
+                             seconds ? &tv : NULL);
+}
+
+void
+ph_conn_pause_read(struct ph_conn *c)
+{
+    c->read_paused = true;
+    bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+ph_conn_resume_read(struct ph_conn *c)
+{
+    if (c->dead || c->closing)
+        return;
+    c->read_paused = false;
+    bufferevent_enable(c->bev, EV_READ);
+    ph_conn_schedule_read(c);
+}
+
+void
+ph_conn_schedule_read(struct ph_conn *c)
+{
+    event_active(c->defer_ev, EV_TIMEOUT, 0);
+}
+
+void
+ph_conn_close_after_flush(struct ph_conn *c)
+{
+    if (c->dead || c->closing)
+        return;
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ);
+    /* If nothing is queued, the write callback will not fire. */
+    event_active(c->defer_ev, EV_TIMEOUT, 0);
+}
+
+bool
+ph_conn_output_high(struct ph_conn *c)
+{
+    return ph_conn_output_len(c) > PH_CONN_OUT_HIGH;
+}

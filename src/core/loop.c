@@ -1,0 +1,76 @@
+/* loop.c -- ph_loop: one libevent event_base, its log hook, session ids. */
+#include "core/core_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static ph_loop *
+loop_alloc(struct event_base *base, bool own)
+{
+    ph_loop *loop = calloc(1, sizeof(*loop));
+
+    if (loop == NULL)
+        return NULL;
+    loop->base = base;
+    loop->own_base = own;
+    loop->log_level = PH_LOG_INFO;
+    loop->id_salt = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+    return loop;
+}
+
+ph_loop *
+ph_loop_new(void)
+{
+    struct event_base *base = event_base_new();
+    ph_loop           *loop;
+
+    if (base == NULL)
+        return NULL;
+    loop = loop_alloc(base, true);
+    if (loop == NULL)
+        event_base_free(base);
+    return loop;
+}
+
+ph_loop *
+ph_loop_new_with_base(struct event_base *base)
+{
+    return base ? loop_alloc(base, false) : NULL;
+}
+
+struct event_base *
+ph_loop_base(ph_loop *loop)
+{
+    return loop->base;
+}
+
+void
+ph_loop_free(ph_loop *loop)
+{
+    if (loop == NULL)
+        return;
+    if (loop->own_base)
+        event_base_free(loop->base);
+    free(loop);
+}
+
+int
+ph_loop_run(ph_loop *loop)
+{
+    return event_base_dispatch(loop->base) < 0 ? PH_EIO : 0;
+}
+
+void
+ph_loop_stop(ph_loop *loop)
+{
+    event_base_loopbreak(loop->base);
+}
+
+void
+ph_loop_new_session_id(ph_loop *loop, char buf[17])
+{
+    snprintf(buf, 17, "%08x%08x", (unsigned)loop->id_salt,
+             (unsigned)(++loop->next_id & 0xffffffffu));
+}

@@ -1,0 +1,134 @@
+/*
+ * smtp_access.c -- what handlers may read and set on a session: peer and
+ * local addresses, HELO name, the path under decision, the transaction,
+ * per-session data, chunking, close and ref.
+ */
+#include "smtp/smtp_internal.h"
+
+#include <string.h>
+
+ph_smtp_server *ph_smtp_session_server(ph_smtp_session *s) { return s->srv; }
+const char *ph_smtp_session_id(ph_smtp_session *s) { return s->id; }
+const char *ph_smtp_session_helo(ph_smtp_session *s) { return s->helo; }
+bool ph_smtp_session_is_esmtp(ph_smtp_session *s) { return s->esmtp; }
+void *ph_smtp_session_data(ph_smtp_session *s) { return s->user_data; }
+
+void
+ph_smtp_session_set_data(ph_smtp_session *s, void *data)
+{
+    s->user_data = data;
+}
+
+/* Addresses stay readable after disconnect only through the log; a dead
+   session answers with empty values. */
+const struct sockaddr *
+ph_smtp_session_peer(ph_smtp_session *s)
+{
+    return s->conn ? (const struct sockaddr *)&s->conn->peer : NULL;
+}
+
+const struct sockaddr *
+ph_smtp_session_local(ph_smtp_session *s)
+{
+    return s->conn ? (const struct sockaddr *)&s->conn->local : NULL;
+}
+
+const char *
+ph_smtp_session_peer_addr(ph_smtp_session *s)
+{
+    return s->conn ? s->conn->peer_addr : "";
+}
+
+unsigned
+ph_smtp_session_peer_port(ph_smtp_session *s)
+{
+    return s->conn ? s->conn->peer_port : 0;
+}
+
+const char *
+ph_smtp_session_local_addr(ph_smtp_session *s)
+{
+    return s->conn ? s->conn->local_addr : "";
+}
+
+unsigned
+ph_smtp_session_local_port(ph_smtp_session *s)
+{
+    return s->conn ? s->conn->local_port : 0;
+}
+
+const char *
+ph_smtp_session_path(ph_smtp_session *s)
+{
+    if (s->cur_id != SMTP_V_MAIL && s->cur_id != SMTP_V_RCPT)
+        return NULL;
+    return s->path.mailbox.p;
+}
+
+const struct ph_smtp_param *
+ph_smtp_session_path_params(ph_smtp_session *s, size_t *n_out)
+{
+    *n_out = s->npath_params;
+    return s->npath_params ? s->path_params : NULL;
+}
+
+const char *
+ph_smtp_session_sender(ph_smtp_session *s)
+{
+    return s->tx.sender;
+}
+
+const struct ph_smtp_param *
+ph_smtp_session_mail_params(ph_smtp_session *s, size_t *n_out)
+{
+    *n_out = s->tx.nmail_params;
+    return s->tx.mail_params;
+}
+
+size_t
+ph_smtp_session_rcpt_count(ph_smtp_session *s)
+{
+    return s->tx.nrcpts;
+}
+
+const struct ph_smtp_rcpt *
+ph_smtp_session_rcpt(ph_smtp_session *s, size_t i)
+{
+    return i < s->tx.nrcpts ? &s->tx.rcpts[i] : NULL;
+}
+
+size_t
+ph_smtp_session_message_size(ph_smtp_session *s)
+{
+    return s->tx.size;
+}
+
+const char *
+ph_smtp_message(ph_smtp_session *s, size_t *len_out)
+{
+    *len_out = s->tx.msg_len;
+    if (s->srv == NULL || !s->srv->whole_message)
+        return NULL;
+    /* An empty message still gets a valid pointer. */
+    return s->tx.msg ? s->tx.msg : "";
+}
+
+void
+ph_smtp_session_set_chunking(ph_smtp_session *s, bool line_mode,
+                             size_t chunk_size)
+{
+    s->line_mode = line_mode;
+    if (chunk_size != 0)
+        s->chunk_size = chunk_size;
+}
+
+void
+ph_smtp_session_close(ph_smtp_session *s)
+{
+    if (s->dead)
+        return;
+    if (s->expect != 0)
+        s->close_after_reply = true;    /* after the awaited reply */
+    else
+        smtp_session_shutdown(s, false);
+}

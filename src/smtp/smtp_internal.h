@@ -1,0 +1,207 @@
+/*
+ * smtp_internal.h -- the SMTP server and session objects, the verb table
+ * and the functions the smtp_*.c files share. Never installed.
+ *
+ * Ownership: server -> sessions (list) -> transaction (arena) ->
+ * recipients. A session is freed when its connection is gone and its
+ * last ref is dropped.
+ */
+#ifndef PH_SMTP_INTERNAL_H
+#define PH_SMTP_INTERNAL_H
+
+#include "core/arena.h"
+#include "core/core_internal.h"
+#include "smtp/smtp_parse.h"
+
+#define SMTP_MAX_LISTENERS 8
+
+enum smtp_state {
+    SMTP_S_GREETING = 0, /* connected, banner not yet accepted */
+    SMTP_S_READY,        /* banner sent, no HELO/EHLO/LHLO yet */
+    SMTP_S_IDLE,         /* greeted, no transaction */
+    SMTP_S_MAIL,         /* MAIL accepted */
+    SMTP_S_RCPT,         /* at least one RCPT accepted */
+    SMTP_S_DATA,         /* reading the message */
+    SMTP_S_CLOSING,      /* close after flush */
+};
+
+/* Which command a reply completes: decides what a reply code commits. */
+enum smtp_verb_id {
+    SMTP_V_OTHER = 0,
+    SMTP_V_CONNECT,
+    SMTP_V_HELO,
+    SMTP_V_EHLO,
+    SMTP_V_LHLO,
+    SMTP_V_MAIL,
+    SMTP_V_RCPT,
+    SMTP_V_DATA,
+    SMTP_V_RSET,
+    SMTP_V_QUIT,
+    SMTP_V_EOM,          /* end of message: not a verb, a step */
+};
+
+/* Sequencing flags, checked before any handler runs (STYLE 3). */
+#define SMTP_F_NEED_HELO  0x01u  /* 503 before HELO/EHLO/LHLO */
+#define SMTP_F_NEED_MAIL  0x02u  /* 503 without MAIL */
+#define SMTP_F_NEED_RCPT  0x04u  /* 503 without an accepted RCPT */
+#define SMTP_F_NO_ARG     0x08u  /* 501 if an argument is given */
+#define SMTP_F_NEED_ARG   0x10u  /* 501 without an argument */
+#define SMTP_F_NOT_IN_TX  0x20u  /* 503 inside a transaction (MAIL) */
+
+struct smtp_session_s;
+typedef int smtp_check_fn(ph_smtp_session *s, const char *arg);
+
+struct smtp_verb {
+    char               name[PH_SMTP_MAX_VERB + 1]; /* upper case */
+    enum smtp_verb_id  id;
+    unsigned           flags;
+    smtp_check_fn     *check;    /* parse/validate; replies on failure */
+    ph_smtp_handler   *handler;  /* the program's or the default */
+};
+
+struct ph_smtp_server {
+    ph_loop                 *loop;
+    char                    *alias, *hostname;
+    enum ph_smtp_mode        mode;
+    struct ph_smtp_limits    limits;       /* defaults filled in */
+    bool                     line_mode, whole_message, reuse_port;
+    size_t                   chunk_size;
+    enum ph_smtp_bare_eol    bare_eol;
+    void                    *user_data;
+    ph_listener_failed_fn   *listener_failed;
+    void                    *listener_ctx;
+    struct ph_listener       listeners[SMTP_MAX_LISTENERS];
+    size_t                   nlisteners;
+    struct smtp_verb        *verbs;
+    size_t                   nverbs, verbs_cap;
+    ph_smtp_handler         *default_handler;
+    ph_smtp_handler         *connect_handler;
+    struct ph_smtp_callbacks cb;
+    char                   **ext_lines;    /* extra EHLO keywords */
+    size_t                   next_lines;
+    char                   **mail_params, **rcpt_params;
+    size_t                   nmail_params, nrcpt_params;
+    ph_smtp_session         *sessions;     /* doubly linked */
+    unsigned                 nsessions;
+    bool                     shutting_down;
+};
+
+/* The transaction: everything in it lives in the session's tx arena. */
+struct smtp_tx {
+    char                 *sender;         /* NULL: no transaction */
+    struct ph_smtp_param *mail_params;
+    size_t                nmail_params;
+    struct ph_smtp_rcpt  *rcpts;          /* heap array */
+    size_t                nrcpts, rcpts_cap;
+    bool                  smtputf8;
+    size_t                size;           /* message bytes so far */
+    /* sticky DATA error: reply at end of data instead of eom */
+    int                   err_code;
+    char                  err_enh[12];
+    char                  err_text[160];
+    char                 *msg;            /* whole_message buffer */
+    size_t                msg_len, msg_cap;
+};
+
+struct ph_smtp_session {
+    ph_smtp_server          *srv;          /* NULL once the server died */
+    ph_loop                 *loop;
+    struct ph_conn          *conn;         /* NULL once closed */
+    ph_smtp_session         *prev, *next;
+    unsigned                 refs;
+    char                     id[17];
+    enum smtp_state          state;
+    bool                     esmtp;
+    bool                     waiting;      /* handler pending: not reading */
+    bool                     close_after_reply;
+    bool                     in_dispatch;  /* inside a handler call */
+    bool                     dead;         /* connection gone */
+    unsigned                 expect;       /* replies the command awaits */
+    unsigned                 replied;      /* replies sent for it */
+    enum smtp_verb_id        cur_id;       /* command being answered */
+    char                     cur_verb[PH_SMTP_MAX_VERB + 1];
+    unsigned                 nerrors;
+    struct ph_linereader     lr;
+    char                    *line;         /* max_line_len + 1 */
+    char                    *helo;         /* heap */
+    /* the MAIL/RCPT being decided (handler reads it) */
+    struct ph_smtp_path      path;
+    char                    *path_text;    /* heap, max_line_len + 1 */
+    struct ph_smtp_param     path_params[PH_SMTP_MAX_PARAMS];
+    size_t                   npath_params;
+    struct ph_arena          tx_arena;
+    struct smtp_tx           tx;
+    /* DATA reading */
+    struct ph_smtp_data_reader     dr;
+    struct ph_smtp_header_splitter hs;
+    char                    *hdr_buf;      /* max_header_len */
+    char                    *data_out;     /* unstuffed output scratch */
+    char                    *chunk;        /* BODY chunk being filled */
+    size_t                   chunk_len, chunk_size, chunk_cap;
+    bool                     line_mode;
+    bool                     data_aborted; /* tx_abort already called */
+    void                    *user_data;
+    struct timeval           started;
+    unsigned                 ntx;          /* transactions completed */
+};
+
+/* smtp_session.c */
+ph_smtp_session *smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd);
+void smtp_session_shutdown(ph_smtp_session *s, bool send_421);
+void smtp_set_state(ph_smtp_session *s, enum smtp_state next);
+void smtp_count_error(ph_smtp_session *s);
+void smtp_run_handler(ph_smtp_session *s, enum smtp_verb_id id,
+                      const char *verb, ph_smtp_handler *fn,
+                      const char *arg, unsigned expect);
+void smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len);
+void smtp_tx_reset(ph_smtp_session *s, bool aborted);
+
+/* smtp_reply.c */
+int smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
+                    const char *const *lines, size_t n);
+void smtp_reply_done(ph_smtp_session *s, int code);
+
+/* smtp_verbs.c: the default verb tables */
+int  smtp_verbs_init(ph_smtp_server *srv);
+struct smtp_verb *smtp_verb_find(ph_smtp_server *srv, const char *name,
+                                 size_t len);
+ph_smtp_handler *smtp_default_for(enum ph_smtp_mode mode, const char *verb);
+enum ph_result smtp_default_unknown(ph_smtp_session *s, const char *verb,
+                                    const char *arg);
+enum ph_result smtp_default_connect(ph_smtp_session *s, const char *verb,
+                                    const char *arg);
+
+/* smtp_cmd_helo.c */
+enum ph_result smtp_cmd_helo(ph_smtp_session *s, const char *verb,
+                             const char *arg);
+enum ph_result smtp_cmd_ehlo(ph_smtp_session *s, const char *verb,
+                             const char *arg);
+int smtp_check_helo(ph_smtp_session *s, const char *arg);
+void smtp_commit_helo(ph_smtp_session *s, enum smtp_verb_id id,
+                      const char *arg);
+
+/* smtp_cmd_mail.c */
+int smtp_check_mail(ph_smtp_session *s, const char *arg);
+int smtp_check_rcpt(ph_smtp_session *s, const char *arg);
+enum ph_result smtp_cmd_mail(ph_smtp_session *s, const char *verb,
+                             const char *arg);
+enum ph_result smtp_cmd_rcpt(ph_smtp_session *s, const char *verb,
+                             const char *arg);
+int smtp_commit_mail(ph_smtp_session *s);
+int smtp_commit_rcpt(ph_smtp_session *s);
+
+/* smtp_cmd_data.c */
+enum ph_result smtp_cmd_data(ph_smtp_session *s, const char *verb,
+                             const char *arg);
+int  smtp_data_begin(ph_smtp_session *s);
+/* Feeds buffered input in DATA state; true when the message ended. */
+bool smtp_data_read(ph_smtp_session *s);
+
+/* smtp_message.c: header/body callbacks, chunking, whole message */
+void smtp_message_begin(ph_smtp_session *s);
+void smtp_message_bytes(ph_smtp_session *s, const char *p, size_t len);
+void smtp_message_end(ph_smtp_session *s);
+void smtp_message_abort(ph_smtp_session *s);
+void smtp_message_free(ph_smtp_session *s);
+
+#endif

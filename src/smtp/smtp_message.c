@@ -1,0 +1,196 @@
+/*
+ * smtp_message.c -- where message bytes go: the header splitter (HEADER,
+ * EOH), BODY in chunks of chunk_size or one line at a time (seed 002's
+ * chunkmode/chunksize), the whole-message buffer, and the size limit
+ * (RFC 1870: 552, and nothing more handed to the program).
+ */
+#include "smtp/smtp_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void
+body_out(ph_smtp_session *s, const char *p, size_t len)
+{
+    if (len > 0 && s->srv && s->srv->cb.body && s->tx.err_code == 0)
+        s->srv->cb.body(s, p, len);
+}
+
+static void
+chunk_flush(ph_smtp_session *s)
+{
+    body_out(s, s->chunk, s->chunk_len);
+    s->chunk_len = 0;
+}
+
+/* Line mode: one BODY call per CRLF line (or per chunk_size piece). */
+static void
+body_lines(ph_smtp_session *s, const char *p, size_t len)
+{
+    while (len > 0) {
+        const char *lf = memchr(p, '\n', len);
+        size_t      n = lf ? (size_t)(lf - p) + 1 : len;
+        bool        eol;
+
+        if (n > s->chunk_size - s->chunk_len)
+            n = s->chunk_size - s->chunk_len;
+        memcpy(s->chunk + s->chunk_len, p, n);
+        s->chunk_len += n;
+        eol = s->chunk_len >= 2 && s->chunk[s->chunk_len - 1] == '\n' &&
+              s->chunk[s->chunk_len - 2] == '\r';
+        if (eol || s->chunk_len == s->chunk_size)
+            chunk_flush(s);
+        p += n;
+        len -= n;
+    }
+}
+
+static void
+body_chunks(ph_smtp_session *s, const char *p, size_t len)
+{
+    while (len > 0) {
+        size_t n;
+        if (s->chunk_len == 0 && len >= s->chunk_size) {
+            body_out(s, p, s->chunk_size);   /* no copy needed */
+            p += s->chunk_size;
+            len -= s->chunk_size;
+            continue;
+        }
+        n = s->chunk_size - s->chunk_len;
+        if (n > len)
+            n = len;
+        memcpy(s->chunk + s->chunk_len, p, n);
+        s->chunk_len += n;
+        p += n;
+        len -= n;
+        if (s->chunk_len == s->chunk_size)
+            chunk_flush(s);
+    }
+}
+
+static void
+hs_body(void *ctx, const char *p, size_t len)
+{
+    ph_smtp_session *s = ctx;
+
+    if (s->line_mode)
+        body_lines(s, p, len);
+    else
+        body_chunks(s, p, len);
+}
+
+static void
+hs_header(void *ctx, const char *name, size_t nlen, const char *value,
+          size_t vlen)
+{
+    ph_smtp_session *s = ctx;
+
+    if (s->srv && s->srv->cb.header && s->tx.err_code == 0)
+        s->srv->cb.header(s, name, nlen, value, vlen);
+}
+
+static void
+hs_eoh(void *ctx)
+{
+    ph_smtp_session *s = ctx;
+
+    if (s->srv && s->srv->cb.eoh && s->tx.err_code == 0)
+        s->srv->cb.eoh(s);
+}
+
+void
+smtp_message_begin(ph_smtp_session *s)
+{
+    static const struct ph_smtp_header_cb cb_template = {
+        .header = hs_header, .eoh = hs_eoh, .body = hs_body,
+    };
+    struct ph_smtp_header_cb cb = cb_template;
+    size_t                   hlen = s->srv->limits.max_header_len;
+
+    if (s->hdr_buf == NULL)
+        s->hdr_buf = malloc(hlen);
+    if (s->chunk == NULL || s->chunk_cap < s->chunk_size) {
+        free(s->chunk);
+        s->chunk = malloc(s->chunk_size);
+        s->chunk_cap = s->chunk ? s->chunk_size : 0;
+    }
+    if (s->chunk == NULL) {
+        free(s->hdr_buf);
+        s->hdr_buf = NULL;
+        return;
+    }
+    s->chunk_len = 0;
+    cb.ctx = s;
+    ph_smtp_header_init(&s->hs, s->hdr_buf, hlen, &cb);
+}
+
+static int
+keep_whole(ph_smtp_session *s, const char *p, size_t len)
+{
+    struct smtp_tx *tx = &s->tx;
+
+    if (tx->msg_len + len > tx->msg_cap) {
+        size_t cap = tx->msg_cap ? tx->msg_cap : 16384;
+        char  *nm;
+        while (cap < tx->msg_len + len)
+            cap *= 2;
+        nm = realloc(tx->msg, cap);
+        if (nm == NULL)
+            return PH_ENOMEM;
+        tx->msg = nm;
+        tx->msg_cap = cap;
+    }
+    memcpy(tx->msg + tx->msg_len, p, len);
+    tx->msg_len += len;
+    return 0;
+}
+
+void
+smtp_message_bytes(ph_smtp_session *s, const char *p, size_t len)
+{
+    struct smtp_tx *tx = &s->tx;
+
+    if (tx->err_code != 0)
+        return;
+    tx->size += len;
+    if (tx->size > s->srv->limits.max_message_size) {
+        ph_smtp_reject_message(s, 552, "5.3.4", "Message size exceeds "
+                               "fixed maximum message size");
+        return;
+    }
+    if (s->srv->whole_message && keep_whole(s, p, len) != 0) {
+        ph_smtp_reject_message(s, 452, "4.3.1", "Insufficient system "
+                               "storage");
+        return;
+    }
+    ph_smtp_header_feed(&s->hs, p, len);
+}
+
+void
+smtp_message_end(ph_smtp_session *s)
+{
+    if (s->tx.err_code != 0)
+        return;
+    ph_smtp_header_finish(&s->hs);
+    chunk_flush(s);
+}
+
+/* A sticky error: the program hears tx_abort once and nothing more. */
+void
+smtp_message_abort(ph_smtp_session *s)
+{
+    if (s->data_aborted)
+        return;
+    s->data_aborted = true;
+    s->chunk_len = 0;
+    if (s->srv && s->srv->cb.tx_abort)
+        s->srv->cb.tx_abort(s);
+}
+
+void
+smtp_message_free(ph_smtp_session *s)
+{
+    free(s->tx.msg);
+    s->tx.msg = NULL;
+    s->tx.msg_len = s->tx.msg_cap = 0;
+}

@@ -1,0 +1,191 @@
+/*
+ * smtp_reply.c -- the one place replies are written (RFC 5321 4.2), and
+ * what a reply commits: a 2xx to MAIL starts the transaction, a 354 to
+ * DATA starts the message, and so on. The outbound plugin hook (issue on
+ * plugins) goes in smtp_send_reply().
+ */
+#include "smtp/smtp_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SMTP_REPLY_MAX 8192
+
+/* RFC 2034 3: no enhanced code in the greeting nor in HELO/EHLO replies;
+   RFC 3463 has no class 3. Bare mode (seed 000) sends none at all. */
+static bool
+wants_enh(const ph_smtp_session *s, int code)
+{
+    if (s->srv == NULL || s->srv->mode == PH_SMTP_MODE_BARE)
+        return false;
+    if (code / 100 == 3)
+        return false;
+    switch (s->cur_id) {
+    case SMTP_V_CONNECT: case SMTP_V_HELO: case SMTP_V_EHLO: case SMTP_V_LHLO:
+        return code / 100 == 2 ? false : true;
+    default:
+        return true;
+    }
+}
+
+int
+smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
+                const char *const *lines, size_t n)
+{
+    char buf[SMTP_REPLY_MAX];
+    int  len;
+
+    if (s->dead || s->conn == NULL)
+        return PH_ECLOSED;
+    len = ph_smtp_format_reply(buf, sizeof(buf), code, enh, lines, n,
+                               wants_enh(s, code));
+    if (len < 0)
+        return PH_EINVAL;
+    if (code >= 400)
+        ph_log(s->loop, PH_LOG_INFO, "session=%s event=reply cmd=%s "
+               "code=%d text=\"%s\"", s->id, s->cur_verb, code, lines[n - 1]);
+    return ph_conn_write(s->conn, buf, (size_t)len);
+}
+
+/* What a reply to the current command changes in the session. */
+static void
+commit(ph_smtp_session *s, int code)
+{
+    bool ok = code >= 200 && code < 300;
+
+    switch (s->cur_id) {
+    case SMTP_V_CONNECT:
+        if (ok)
+            smtp_set_state(s, SMTP_S_READY);
+        else
+            s->close_after_reply = true;   /* 421/554 greeting: goodbye */
+        break;
+    case SMTP_V_HELO: case SMTP_V_EHLO: case SMTP_V_LHLO:
+        if (ok)
+            smtp_commit_helo(s, s->cur_id, s->path_text);
+        break;
+    case SMTP_V_MAIL:
+        if (ok && smtp_commit_mail(s) != 0)
+            s->close_after_reply = true;
+        break;
+    case SMTP_V_RCPT:
+        if (ok && smtp_commit_rcpt(s) != 0)
+            s->close_after_reply = true;
+        break;
+    case SMTP_V_DATA:
+        if (code == 354 && smtp_data_begin(s) != 0)
+            s->close_after_reply = true;
+        break;
+    case SMTP_V_RSET:
+        if (ok)
+            smtp_tx_reset(s, true);
+        break;
+    case SMTP_V_QUIT:
+        if (ok)
+            s->close_after_reply = true;
+        break;
+    case SMTP_V_EOM:
+        ph_log(s->loop, PH_LOG_INFO, "session=%s event=message from=<%s> "
+               "rcpts=%zu size=%zu code=%d", s->id,
+               s->tx.sender ? s->tx.sender : "", s->tx.nrcpts, s->tx.size,
+               code);
+        smtp_tx_reset(s, false);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Called after each reply; the last expected one completes the command. */
+void
+smtp_reply_done(ph_smtp_session *s, int code)
+{
+    if (s->expect == 0)
+        return;                 /* unsolicited: nothing to commit */
+    bool counts = code >= 400 && s->cur_id != SMTP_V_EOM &&
+                  s->cur_id != SMTP_V_CONNECT;
+
+    s->replied++;
+    if (s->cur_id == SMTP_V_EOM && s->replied < s->expect)
+        return;                 /* LMTP: one reply per recipient */
+    commit(s, code);
+    s->expect = 0;
+    s->replied = 0;
+    if (s->close_after_reply) {
+        smtp_session_shutdown(s, false);
+        return;
+    }
+    if (counts)
+        smtp_count_error(s);
+    if (s->state == SMTP_S_CLOSING)
+        return;
+    if (s->waiting && !s->in_dispatch) {
+        s->waiting = false;     /* an answer came later: read again */
+        if (s->conn)
+            ph_conn_resume_read(s->conn);
+    }
+}
+
+static int
+reply_lines(ph_smtp_session *s, int code, const char *enh,
+            const char *const *lines, size_t n)
+{
+    int rc;
+
+    if (s->dead)
+        return PH_ECLOSED;
+    if (code < 200 || code > 599 || n == 0)
+        return PH_EINVAL;
+    rc = smtp_send_reply(s, code, enh, lines, n);
+    if (rc == PH_EINVAL)
+        return rc;
+    smtp_reply_done(s, code);
+    return rc;
+}
+
+int
+ph_smtp_reply_lines(ph_smtp_session *s, int code, const char *enh,
+                    const char *const *lines, size_t n)
+{
+    return reply_lines(s, code, enh, lines, n);
+}
+
+int
+ph_smtp_reply(ph_smtp_session *s, int code, const char *enh,
+              const char *fmt, ...)
+{
+    char        text[1024];
+    const char *line = text;
+    va_list     ap;
+    int         w;
+
+    va_start(ap, fmt);
+    w = vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (w < 0)
+        return PH_EINVAL;
+    /* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets. */
+    if ((size_t)w >= 500)
+        text[500] = '\0';
+    return reply_lines(s, code, enh, &line, 1);
+}
+
+int
+ph_smtp_reject_message(ph_smtp_session *s, int code, const char *enh,
+                       const char *text)
+{
+    struct smtp_tx *tx = &s->tx;
+
+    if (code < 400 || code > 599 || text == NULL || strpbrk(text, "\r\n"))
+        return PH_EINVAL;
+    if (s->state != SMTP_S_DATA)
+        return PH_ESTATE;
+    if (tx->err_code != 0)
+        return 0;               /* the first error stands */
+    tx->err_code = code;
+    snprintf(tx->err_enh, sizeof(tx->err_enh), "%s", enh ? enh : "");
+    snprintf(tx->err_text, sizeof(tx->err_text), "%s", text);
+    smtp_message_abort(s);
+    return 0;
+}
