@@ -4,7 +4,6 @@
  * QUIT handlers. usage: smtp_helo_quit [-a ADDR] PORT   (PORT 0: any)
  */
 #include <posthorn/posthorn.h>
-#include <posthorn/event.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -25,11 +24,13 @@ smtp_quit(ph_smtp_session *s, const char *verb, const char *arg)
     return PH_CLOSE;                        /* the seed's shutdown_now */
 }
 
+/* Stop listening, 421 to every session; the loop returns when they are
+   flushed. */
 static void
-on_signal(evutil_socket_t sig, short what, void *srv)
+on_signal(void *srv, int signum)
 {
-    ph_smtp_server_shutdown(srv);           /* stop listening, 421 all */
-    ph_loop_stop(ph_smtp_server_loop(srv));
+    ph_smtp_server_shutdown(srv);
+    ph_loop_clear_signals(ph_smtp_server_loop(srv));
 }
 
 int
@@ -55,18 +56,12 @@ main(int argc, char **argv)
         return 1;
     ph_smtp_server_set_handler(srv, "HELO", smtp_helo);
     ph_smtp_server_set_handler(srv, "QUIT", smtp_quit);
-    struct event *sigint = evsignal_new(ph_loop_base(loop), SIGINT,
-                                        on_signal, srv);
-    struct event *sigterm = evsignal_new(ph_loop_base(loop), SIGTERM,
-                                         on_signal, srv);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    ph_loop_add_signal(loop, SIGTERM, on_signal, srv);
+    ph_loop_add_signal(loop, SIGINT, on_signal, srv);
     printf("smtp_helo_quit: listening on port %u\n",
            ph_smtp_server_port(srv));
     fflush(stdout);
     ph_loop_run(loop);
-    event_free(sigint);
-    event_free(sigterm);
     ph_smtp_server_free(srv);
     ph_loop_free(loop);
     return 0;

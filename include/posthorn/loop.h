@@ -39,6 +39,18 @@ PH_API int ph_loop_run(ph_loop *loop);
 /* Makes ph_loop_run() return after the current callback; safe anywhere. */
 PH_API void ph_loop_stop(ph_loop *loop);
 
+/*
+ * Signals, delivered from the loop (not from a signal handler), so fn may
+ * call anything. Typical use: SIGTERM/SIGINT -> ph_smtp_server_shutdown()
+ * and ph_loop_clear_signals(), after which ph_loop_run() returns once the
+ * last session has flushed. At most 16 per loop. 0 or enum ph_err.
+ */
+typedef void ph_signal_fn(void *ctx, int signum);
+PH_API int ph_loop_add_signal(ph_loop *loop, int signum, ph_signal_fn *fn,
+                              void *ctx);
+/* Stops watching every signal added above (safe inside fn). */
+PH_API void ph_loop_clear_signals(ph_loop *loop);
+
 /* Lines at or below `level` go to fn(ctx, ...). fn NULL: logging off. */
 PH_API void ph_loop_set_log(ph_loop *loop, enum ph_log_level level,
                             ph_log_fn *fn, void *ctx);

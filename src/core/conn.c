@@ -8,6 +8,7 @@
 #include "core/core_internal.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -127,6 +128,12 @@ ph_conn_new(ph_loop *loop, evutil_socket_t fd, const struct ph_conn_ops *ops,
     getpeername(fd, (struct sockaddr *)&c->peer, &len);
     len = sizeof(c->local);
     getsockname(fd, (struct sockaddr *)&c->local, &len);
+    if (c->peer.ss_family == AF_INET || c->peer.ss_family == AF_INET6) {
+        /* Replies are small and written once per input batch: Nagle would
+           only hold them back behind delayed ACKs. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     addr_text(&c->peer, c->peer_addr, sizeof(c->peer_addr), &c->peer_port);
     addr_text(&c->local, c->local_addr, sizeof(c->local_addr),
               &c->local_port);

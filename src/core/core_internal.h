@@ -19,8 +19,19 @@
 #include "posthorn/posthorn.h"
 #include "posthorn/event.h"
 
+#define PH_LOOP_MAX_SIGNALS 16
+
+struct ph_loop_signal {
+    struct event *ev;
+    ph_signal_fn *fn;
+    void         *ctx;
+    int           signum;
+};
+
 struct ph_loop {
     struct event_base *base;
+    struct ph_loop_signal signals[PH_LOOP_MAX_SIGNALS];
+    size_t             nsignals;
     bool               own_base;
     enum ph_log_level  log_level;
     ph_log_fn         *log_fn;

@@ -51,6 +51,8 @@ ph_loop_free(ph_loop *loop)
 {
     if (loop == NULL)
         return;
+    for (size_t i = 0; i < loop->nsignals; i++)
+        event_free(loop->signals[i].ev);
     if (loop->own_base)
         event_base_free(loop->base);
     free(loop);
@@ -73,4 +75,42 @@ ph_loop_new_session_id(ph_loop *loop, char buf[17])
 {
     snprintf(buf, 17, "%08x%08x", (unsigned)loop->id_salt,
              (unsigned)(++loop->next_id & 0xffffffffu));
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct ph_loop_signal *ls = arg;
+
+    (void)what;
+    ls->fn(ls->ctx, (int)sig);
+}
+
+int
+ph_loop_add_signal(ph_loop *loop, int signum, ph_signal_fn *fn, void *ctx)
+{
+    struct ph_loop_signal *ls;
+
+    if (fn == NULL || loop->nsignals == PH_LOOP_MAX_SIGNALS)
+        return PH_EINVAL;
+    ls = &loop->signals[loop->nsignals];
+    ls->fn = fn;
+    ls->ctx = ctx;
+    ls->signum = signum;
+    ls->ev = evsignal_new(loop->base, signum, signal_cb, ls);
+    if (ls->ev == NULL || event_add(ls->ev, NULL) != 0) {
+        if (ls->ev)
+            event_free(ls->ev);
+        return PH_ENOMEM;
+    }
+    loop->nsignals++;
+    return 0;
+}
+
+/* event_del only: the event may be the one running; ph_loop_free frees. */
+void
+ph_loop_clear_signals(ph_loop *loop)
+{
+    for (size_t i = 0; i < loop->nsignals; i++)
+        event_del(loop->signals[i].ev);
 }

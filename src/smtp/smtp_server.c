@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Seconds a closing session may take to flush its 421 at shutdown. */
+#define SMTP_SHUTDOWN_FLUSH_S 5
+
 static void
 fill_limits(struct ph_smtp_limits *l)
 {
@@ -182,6 +185,10 @@ ph_smtp_server_shutdown(ph_smtp_server *srv)
     close_listeners(srv);
     for (s = srv->sessions; s != NULL; s = next) {
         next = s->next;
+        /* A client that does not read its 421 may hold us a few seconds,
+           not a whole idle timeout. */
+        if (s->conn && srv->limits.idle_timeout > SMTP_SHUTDOWN_FLUSH_S)
+            ph_conn_set_timeout(s->conn, SMTP_SHUTDOWN_FLUSH_S);
         smtp_session_shutdown(s, true);
     }
 }

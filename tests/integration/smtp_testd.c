@@ -1,0 +1,580 @@
+/*
+ * smtp_testd.c -- a test server for the integration tests. It uses only
+ * the public API and has a command-line knob for every option the tests
+ * exercise. It prints "ready port=N" once listening, then one line per
+ * event on stdout (HEADER, EOH, BODY, EOM, ABORT, DISCONNECT, ...), so a
+ * test can check what the program saw, not only what the client got.
+ *
+ * usage: smtp_testd [options]
+ *   -a ADDR     listen address (default 127.0.0.1; "::1" works)
+ *   -p PORT     port (default 0: any)
+ *   -m MODE     esmtp (default), lmtp or bare
+ *   -n NAME     hostname (default testd.example)
+ *   -L N        max_line_len          -T N   max_text_line_len
+ *   -S N        max_message_size      -R N   max_recipients
+ *   -E N        max_errors            -I N   idle_timeout (s)
+ *   -H N        max_header_len        -N N   max_sessions
+ *   -l          line_mode             -c N   chunk_size
+ *   -w          whole_message: print MESSAGE <hex> at EOM
+ *   -k          bare_eol keep (default reject)
+ *   -P          pending: RCPT and EOM answer from a timer a few ms later
+ *   -v          log INFO to stderr (-vv: DEBUG)
+ *
+ * Events (bytes outside printable ASCII, and '\', are written \xNN):
+ *   CONNECT peer=ADDR
+ *   MAIL from=<PATH> | RCPT to=<PATH> | DATA | XCLIENT arg=TEXT
+ *   HEADER name=NAME value=VALUE
+ *   EOH
+ *   BODY len=N data=BYTES
+ *   MESSAGE HEX                     (with -w, before EOM)
+ *   EOM size=N body=N rcpts=N fnv=HEX16   (FNV-1a 64 of the BODY bytes)
+ *   ABORT
+ *   DISCONNECT
+ */
+#include <posthorn/posthorn.h>
+#include <posthorn/event.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define PENDING_DELAY_US 5000
+
+struct sess {
+    size_t   body_bytes;
+    uint64_t fnv;
+};
+
+struct preply {
+    int  code;
+    char enh[12];
+    char text[400];
+};
+
+/* A reply that a timer sends later (the PH_PENDING path). */
+struct pending {
+    struct pending  *prev, *next;
+    struct event    *ev;
+    ph_smtp_session *s;
+    size_t           n;
+    struct preply    r[];
+};
+
+static ph_loop        *g_loop;
+static ph_smtp_server *g_srv;
+static int             g_pending_mode;
+static int             g_whole;
+static enum ph_smtp_mode g_mode;
+static unsigned        g_live;          /* sessions that got CONNECT */
+static struct pending *g_pending;
+static int             g_bind_failed;
+static int             g_stopping;
+static struct timeval  g_stop_started;
+
+/* ---- output ---------------------------------------------------------- */
+
+static void
+put_escaped(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            putchar(c);
+        else
+            printf("\\x%02x", c);
+    }
+}
+
+static void
+put_hex(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        printf("%02x", (unsigned char)p[i]);
+}
+
+static uint64_t
+fnv1a(uint64_t h, const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+#define FNV_INIT 14695981039346656037ULL
+
+static struct sess *
+sess_of(ph_smtp_session *s)
+{
+    return ph_smtp_session_data(s);
+}
+
+static void
+sess_reset(struct sess *d)
+{
+    d->body_bytes = 0;
+    d->fnv = FNV_INIT;
+}
+
+/* ---- pending replies --------------------------------------------------- */
+
+static void
+pending_unlink(struct pending *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        g_pending = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+}
+
+static void
+pending_free(struct pending *p)
+{
+    pending_unlink(p);
+    event_free(p->ev);
+    ph_smtp_session_unref(p->s);
+    free(p);
+}
+
+static void
+pending_fire(evutil_socket_t fd, short what, void *arg)
+{
+    struct pending *p = arg;
+
+    for (size_t i = 0; i < p->n; i++)
+        ph_smtp_reply(p->s, p->r[i].code, p->r[i].enh, "%s", p->r[i].text);
+    pending_free(p);
+}
+
+static struct pending *
+pending_new(ph_smtp_session *s, size_t n)
+{
+    struct pending *p = calloc(1, sizeof(*p) + n * sizeof(p->r[0]));
+
+    if (p == NULL)
+        return NULL;
+    p->ev = evtimer_new(ph_loop_base(g_loop), pending_fire, p);
+    if (p->ev == NULL) {
+        free(p);
+        return NULL;
+    }
+    p->n = n;
+    p->s = s;
+    return p;
+}
+
+static enum ph_result
+pending_start(struct pending *p)
+{
+    struct timeval tv = { 0, PENDING_DELAY_US };
+
+    ph_smtp_session_ref(p->s);
+    p->next = g_pending;
+    if (g_pending)
+        g_pending->prev = p;
+    g_pending = p;
+    evtimer_add(p->ev, &tv);
+    return PH_PENDING;
+}
+
+static void
+preply_set(struct preply *r, int code, const char *enh, const char *fmt,
+           const char *arg)
+{
+    r->code = code;
+    snprintf(r->enh, sizeof(r->enh), "%s", enh);
+    snprintf(r->text, sizeof(r->text), fmt, arg);
+}
+
+/* ---- handlers -------------------------------------------------------- */
+
+static enum ph_result
+on_connect(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    struct sess *d = calloc(1, sizeof(*d));
+
+    if (d != NULL) {
+        sess_reset(d);
+        ph_smtp_session_set_data(s, d);
+        g_live++;
+    }
+    printf("CONNECT peer=%s\n", ph_smtp_session_peer_addr(s));
+    return ph_smtp_default_handler(ph_smtp_session_server(s), "CONNECT")(
+        s, verb, arg);
+}
+
+/* Bare mode: POE::Component::Server::SMTP's synopsis. */
+static enum ph_result
+on_bare_helo(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    ph_smtp_reply(s, PH_SMTP_OK, NULL, "Welcome.");
+    return PH_OK;
+}
+
+static enum ph_result
+on_bare_quit(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    ph_smtp_reply(s, PH_SMTP_QUIT, NULL, "Good bye!");
+    return PH_CLOSE;
+}
+
+static enum ph_result
+on_mail(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    printf("MAIL from=<");
+    put_escaped(ph_smtp_session_path(s), strlen(ph_smtp_session_path(s)));
+    printf(">\n");
+    return ph_smtp_default_handler(ph_smtp_session_server(s), "MAIL")(
+        s, verb, arg);
+}
+
+static bool
+starts_with_ci(const char *s, const char *prefix)
+{
+    return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static enum ph_result
+on_rcpt(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    const char *path = ph_smtp_session_path(s);
+
+    printf("RCPT to=<");
+    put_escaped(path, strlen(path));
+    printf(">\n");
+    if (g_pending_mode) {
+        struct pending *p = pending_new(s, 1);
+        if (p == NULL) {
+            ph_smtp_reply(s, 451, "4.3.0", "Out of memory");
+            return PH_OK;
+        }
+        if (starts_with_ci(path, "reject@"))
+            preply_set(&p->r[0], 550, "5.1.1", "<%s> no such user", path);
+        else
+            preply_set(&p->r[0], 250, "2.1.5", "<%s> recipient ok", path);
+        return pending_start(p);
+    }
+    if (starts_with_ci(path, "reject@")) {
+        ph_smtp_reply(s, 550, "5.1.1", "<%s> no such user", path);
+        return PH_OK;
+    }
+    return ph_smtp_default_handler(ph_smtp_session_server(s), "RCPT")(
+        s, verb, arg);
+}
+
+static enum ph_result
+on_data(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    struct sess *d = sess_of(s);
+
+    printf("DATA\n");
+    if (d)
+        sess_reset(d);
+    return ph_smtp_default_handler(ph_smtp_session_server(s), "DATA")(
+        s, verb, arg);
+}
+
+static enum ph_result
+on_xclient(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    printf("XCLIENT arg=");
+    put_escaped(arg, strlen(arg));
+    printf("\n");
+    ph_smtp_reply(s, 250, "2.0.0", "XCLIENT accepted");
+    return PH_OK;
+}
+
+/* ---- message callbacks ------------------------------------------------ */
+
+static void
+cb_header(ph_smtp_session *s, const char *name, size_t nlen,
+          const char *value, size_t vlen)
+{
+    printf("HEADER name=");
+    put_escaped(name, nlen);
+    printf(" value=");
+    put_escaped(value, vlen);
+    printf("\n");
+}
+
+static void
+cb_eoh(ph_smtp_session *s)
+{
+    printf("EOH\n");
+}
+
+static void
+cb_body(ph_smtp_session *s, const char *chunk, size_t len)
+{
+    struct sess *d = sess_of(s);
+
+    if (d) {
+        d->body_bytes += len;
+        d->fnv = fnv1a(d->fnv, chunk, len);
+    }
+    printf("BODY len=%zu data=", len);
+    put_escaped(chunk, len);
+    printf("\n");
+}
+
+/* LMTP: 250 per recipient, 550 5.1.1 for a local part "fail...". */
+static void
+eom_replies(ph_smtp_session *s, struct preply *r, size_t n)
+{
+    if (g_mode != PH_SMTP_MODE_LMTP) {
+        preply_set(&r[0], 250, "2.0.0", "%s", "Message accepted for delivery");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *a = ph_smtp_session_rcpt(s, i)->address;
+        if (starts_with_ci(a, "fail"))
+            preply_set(&r[i], 550, "5.1.1", "<%s> mailbox unavailable", a);
+        else
+            preply_set(&r[i], 250, "2.1.5", "<%s> delivered", a);
+    }
+}
+
+static enum ph_result
+cb_eom(ph_smtp_session *s)
+{
+    struct sess *d = sess_of(s);
+    size_t       nrcpt = ph_smtp_session_rcpt_count(s);
+    size_t       n = g_mode == PH_SMTP_MODE_LMTP ? nrcpt : 1;
+
+    if (g_whole) {
+        size_t      len;
+        const char *m = ph_smtp_message(s, &len);
+        printf("MESSAGE ");
+        if (m)
+            put_hex(m, len);
+        else
+            printf("(null)");
+        printf("\n");
+    }
+    printf("EOM size=%zu body=%zu rcpts=%zu fnv=%016llx\n",
+           ph_smtp_session_message_size(s), d ? d->body_bytes : 0, nrcpt,
+           d ? (unsigned long long)d->fnv : 0ULL);
+    if (d)
+        sess_reset(d);
+    if (n == 0)
+        return PH_OK;
+    if (g_pending_mode) {
+        struct pending *p = pending_new(s, n);
+        if (p != NULL) {
+            eom_replies(s, p->r, n);
+            return pending_start(p);
+        }
+    }
+    {
+        struct preply *r = calloc(n, sizeof(*r));
+        if (r == NULL) {
+            for (size_t i = 0; i < n; i++)
+                ph_smtp_reply(s, 451, "4.3.0", "Out of memory");
+            return PH_OK;
+        }
+        eom_replies(s, r, n);
+        for (size_t i = 0; i < n; i++)
+            ph_smtp_reply(s, r[i].code, r[i].enh, "%s", r[i].text);
+        free(r);
+    }
+    return PH_OK;
+}
+
+static void
+cb_abort(ph_smtp_session *s)
+{
+    struct sess *d = sess_of(s);
+
+    if (d)
+        sess_reset(d);
+    printf("ABORT\n");
+}
+
+static void
+cb_disconnect(ph_smtp_session *s)
+{
+    struct sess *d = sess_of(s);
+
+    printf("DISCONNECT\n");
+    if (d) {
+        free(d);
+        ph_smtp_session_set_data(s, NULL);
+        g_live--;
+    }
+}
+
+/* ---- process ----------------------------------------------------------- */
+
+static void
+on_listener_failed(void *ctx, const char *op, int errnum, const char *text)
+{
+    g_bind_failed = 1;
+    fprintf(stderr, "listener_failed op=%s errno=%d text=%s\n", op, errnum,
+            text);
+}
+
+/* After shutdown: wait until every session has flushed its 421. */
+static void
+on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct timeval now;
+
+    gettimeofday(&now, NULL);
+    if (g_live == 0 || now.tv_sec - g_stop_started.tv_sec > 3)
+        ph_loop_stop(g_loop);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct event *tick = arg;
+    struct timeval tv = { 0, 10000 };
+
+    if (g_stopping) {
+        ph_loop_stop(g_loop);
+        return;
+    }
+    g_stopping = 1;
+    printf("SHUTDOWN\n");
+    gettimeofday(&g_stop_started, NULL);
+    ph_smtp_server_shutdown(g_srv);
+    event_add(tick, &tv);
+}
+
+static int
+usage(void)
+{
+    fprintf(stderr, "usage: smtp_testd [-a ADDR] [-p PORT] [-m esmtp|lmtp|"
+            "bare] [-n NAME] [-L N] [-T N] [-S N] [-R N] [-E N] [-I N] "
+            "[-H N] [-N N] [-l] [-c N] [-w] [-k] [-P] [-v]\n");
+    return 2;
+}
+
+static size_t
+num(const char *s)
+{
+    return (size_t)strtoull(s, NULL, 10);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct ph_smtp_options o = {
+        .alias = "testd", .address = "127.0.0.1", .hostname = "testd.example",
+        .listener_failed = on_listener_failed,
+    };
+    int verbose = 0, opt, rc = 0;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);
+    while ((opt = getopt(argc, argv, "a:p:m:n:L:T:S:R:E:I:H:N:lc:wkPv"))
+           != -1) {
+        switch (opt) {
+        case 'a': o.address = optarg; break;
+        case 'p': o.port = (unsigned)num(optarg); break;
+        case 'm':
+            if (strcmp(optarg, "esmtp") == 0)
+                o.mode = PH_SMTP_MODE_ESMTP;
+            else if (strcmp(optarg, "lmtp") == 0)
+                o.mode = PH_SMTP_MODE_LMTP;
+            else if (strcmp(optarg, "bare") == 0)
+                o.mode = PH_SMTP_MODE_BARE;
+            else
+                return usage();
+            break;
+        case 'n': o.hostname = optarg; break;
+        case 'L': o.limits.max_line_len = num(optarg); break;
+        case 'T': o.limits.max_text_line_len = num(optarg); break;
+        case 'S': o.limits.max_message_size = num(optarg); break;
+        case 'R': o.limits.max_recipients = (unsigned)num(optarg); break;
+        case 'E': o.limits.max_errors = (unsigned)num(optarg); break;
+        case 'I': o.limits.idle_timeout = (unsigned)num(optarg); break;
+        case 'H': o.limits.max_header_len = num(optarg); break;
+        case 'N': o.limits.max_sessions = (unsigned)num(optarg); break;
+        case 'l': o.line_mode = true; break;
+        case 'c': o.chunk_size = num(optarg); break;
+        case 'w': o.whole_message = true; g_whole = 1; break;
+        case 'k': o.bare_eol = PH_SMTP_BARE_EOL_KEEP; break;
+        case 'P': g_pending_mode = 1; break;
+        case 'v': verbose++; break;
+        default: return usage();
+        }
+    }
+    if (optind != argc)
+        return usage();
+    g_mode = o.mode;
+
+    g_loop = ph_loop_new();
+    if (g_loop == NULL)
+        return 1;
+    ph_loop_set_log(g_loop, verbose > 1 ? PH_LOG_DEBUG
+                    : verbose ? PH_LOG_INFO : PH_LOG_WARN,
+                    ph_log_stderr, NULL);
+    g_srv = ph_smtp_server_new(g_loop, &o);
+    if (g_srv == NULL) {
+        ph_loop_free(g_loop);
+        fprintf(stderr, "smtp_testd: bad options\n");
+        return 1;
+    }
+    if (g_bind_failed || ph_smtp_server_port(g_srv) == 0) {
+        ph_smtp_server_free(g_srv);
+        ph_loop_free(g_loop);
+        return 3;
+    }
+
+    ph_smtp_server_set_handler(g_srv, "CONNECT", on_connect);
+    if (o.mode == PH_SMTP_MODE_BARE) {
+        ph_smtp_server_set_handler(g_srv, "HELO", on_bare_helo);
+        ph_smtp_server_set_handler(g_srv, "QUIT", on_bare_quit);
+    } else {
+        ph_smtp_server_set_handler(g_srv, "MAIL", on_mail);
+        ph_smtp_server_set_handler(g_srv, "RCPT", on_rcpt);
+        ph_smtp_server_set_handler(g_srv, "DATA", on_data);
+        ph_smtp_server_add_extension(g_srv, "XCLIENT NAME ADDR");
+    }
+    ph_smtp_server_set_handler(g_srv, "XCLIENT", on_xclient);
+    ph_smtp_server_set_callbacks(g_srv, &(struct ph_smtp_callbacks){
+        .header = cb_header, .eoh = cb_eoh, .body = cb_body, .eom = cb_eom,
+        .tx_abort = cb_abort, .disconnect = cb_disconnect,
+    });
+
+    struct event_base *base = ph_loop_base(g_loop);
+    struct event *tick = event_new(base, -1, EV_PERSIST, on_stop_tick, NULL);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, tick);
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, tick);
+    if (tick == NULL || sigterm == NULL || sigint == NULL) {
+        rc = 1;
+        goto out;
+    }
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+
+    printf("ready port=%u\n", ph_smtp_server_port(g_srv));
+    fflush(stdout);
+    if (ph_loop_run(g_loop) != 0)
+        rc = 1;
+
+out:
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    if (tick)
+        event_free(tick);
+    ph_smtp_server_free(g_srv);
+    while (g_pending != NULL)
+        pending_free(g_pending);
+    ph_loop_free(g_loop);
+    printf("EXIT\n");
+    fflush(stdout);
+    return rc;
+}
