@@ -4,7 +4,7 @@
  * A ph_loop wraps one libevent event_base. Servers (smtp.h) attach their
  * listeners to a loop; several servers may share one loop. One loop runs
  * in one thread; for more cores run one loop per process or thread and
- * share ports with SO_REUSEPORT (ph_listen_opts.reuse_port).
+ * share ports with SO_REUSEPORT (ph_smtp_options.reuse_port).
  */
 #ifndef POSTHORN_LOOP_H
 #define POSTHORN_LOOP_H
@@ -30,7 +30,9 @@ enum ph_log_level {
  */
 typedef void ph_log_fn(void *ctx, enum ph_log_level level, const char *line);
 
-/* New loop with its own event_base; NULL on ENOMEM. */
+/* New loop with its own event_base; NULL on ENOMEM. Sets SIGPIPE to
+   SIG_IGN if it is at its default (writes to a reset peer must fail with
+   EPIPE, not kill the process). */
 PH_API ph_loop *ph_loop_new(void);
 /* Frees the loop; servers on it must have been freed first. NULL is ok. */
 PH_API void ph_loop_free(ph_loop *loop);

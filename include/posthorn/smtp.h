@@ -74,8 +74,8 @@ struct ph_smtp_limits {
                                    SIZE= over it and a larger message:
                                    552 5.3.4 */
     unsigned max_recipients;    /* 100: RCPT after it: 452 4.5.3 */
-    unsigned max_errors;        /* 10: error replies before 421 4.7.0 and
-                                   close */
+    unsigned max_errors;        /* 20: 4xx/5xx replies to commands before
+                                   421 4.7.0 and close */
     unsigned idle_timeout;      /* 300 s without input: 421 4.4.2 and
                                    close */
     size_t   max_header_len;    /* 65536: an unfolded header longer than
@@ -270,13 +270,15 @@ PH_API const struct ph_smtp_rcpt *ph_smtp_session_rcpt(ph_smtp_session *s,
                                                        size_t i);
 /* Size of the message so far (dot-unstuffed bytes). */
 PH_API size_t ph_smtp_session_message_size(ph_smtp_session *s);
-/* With whole_message: the message, dot-unstuffed, in one buffer. Valid in
-   eom until the transaction ends. NULL otherwise. */
+/* With whole_message: the message so far, dot-unstuffed, in one buffer
+   (complete in eom), valid until the transaction ends or more data is
+   read. NULL when the server was made without whole_message. */
 PH_API const char *ph_smtp_message(ph_smtp_session *s, size_t *len_out);
 
 PH_API void *ph_smtp_session_data(ph_smtp_session *s);
 PH_API void ph_smtp_session_set_data(ph_smtp_session *s, void *data);
-/* Seed 002's chunkmode/chunksize for this session's next message. */
+/* Seed 002's chunkmode/chunksize. Takes effect at once, also inside a
+   message (seed 002 switches in EOH): what is buffered goes out first. */
 PH_API void ph_smtp_session_set_chunking(ph_smtp_session *s, bool line_mode,
                                          size_t chunk_size);
 /* Seed 002's `disconnect`: close once the replies so far are written. */

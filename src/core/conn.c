@@ -34,6 +34,8 @@ addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap,
     }
 }
 
+static void conn_drained(struct ph_conn *c);
+
 static void
 conn_readcb(struct bufferevent *bev, void *arg)
 {
@@ -50,15 +52,9 @@ conn_writecb(struct bufferevent *bev, void *arg)
     struct ph_conn *c = arg;
 
     (void)bev;
-    if (c->dead)
-        return;
-    if (c->closing) {
-        c->dead = true;
-        c->ops->on_event(c->ctx, PH_CONN_CLOSED);
-        return;
-    }
-    if (c->ops->on_drain)
-        c->ops->on_drain(c->ctx);
+    if (c->dead || evbuffer_get_length(c->out) > 0)
+        return;                 /* a flush is queued: it finishes this */
+    conn_drained(c);
 }
 
 static void
@@ -81,6 +77,39 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
     c->ops->on_event(c->ctx, ev);
 }
 
+/* Everything written: finish a close, or let the session read again. */
+static void
+conn_drained(struct ph_conn *c)
+{
+    if (c->closing) {
+        c->dead = true;
+        c->ops->on_event(c->ctx, PH_CONN_CLOSED);
+    } else if (c->ops->on_drain) {
+        c->ops->on_drain(c->ctx);
+    }
+}
+
+static void
+conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ph_conn  *c = arg;
+    struct evbuffer *bout;
+
+    (void)fd;
+    (void)what;
+    if (c->dead || evbuffer_get_length(c->out) == 0)
+        return;
+    bout = bufferevent_get_output(c->bev);
+    if (c->direct && evbuffer_get_length(bout) == 0)
+        evbuffer_write(c->out, bufferevent_getfd(c->bev));
+    if (evbuffer_get_length(c->out) == 0) {
+        conn_drained(c);
+        return;
+    }
+    /* The rest (or an error to be found) goes the bufferevent's way. */
+    evbuffer_add_buffer(bout, c->out);
+}
+
 /* Runs the deferred read: input that was left while paused or pending. */
 static void
 conn_defer_cb(evutil_socket_t fd, short what, void *arg)
@@ -92,7 +121,7 @@ conn_defer_cb(evutil_socket_t fd, short what, void *arg)
     if (c->dead)
         return;
     if (c->closing) {
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        if (ph_conn_output_len(c) == 0) {
             c->dead = true;
             c->ops->on_event(c->ctx, PH_CONN_CLOSED);
         }
@@ -118,7 +147,11 @@ ph_conn_new(ph_loop *loop, evutil_socket_t fd, const struct ph_conn_ops *ops,
     c->ctx = ctx;
     c->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->defer_ev = event_new(loop->base, -1, 0, conn_defer_cb, c);
-    if (c->bev == NULL || c->defer_ev == NULL) {
+    c->flush_ev = event_new(loop->base, -1, 0, conn_flush_cb, c);
+    c->out = evbuffer_new();
+    c->direct = true;
+    if (c->bev == NULL || c->defer_ev == NULL || c->flush_ev == NULL ||
+        c->out == NULL) {
         if (c->bev == NULL)
             close(fd);
         ph_conn_free(c);
@@ -151,13 +184,18 @@ ph_conn_free(struct ph_conn *c)
         bufferevent_free(c->bev);
     if (c->defer_ev)
         event_free(c->defer_ev);
+    if (c->flush_ev)
+        event_free(c->flush_ev);
+    if (c->out)
+        evbuffer_free(c->out);
     free(c);
 }
 
 size_t
 ph_conn_output_len(struct ph_conn *c)
 {
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+           evbuffer_get_length(c->out);
 }
 
 int
@@ -165,8 +203,9 @@ ph_conn_write(struct ph_conn *c, const void *p, size_t len)
 {
     if (c->dead)
         return PH_ECLOSED;
-    if (bufferevent_write(c->bev, p, len) != 0)
+    if (evbuffer_add(c->out, p, len) != 0)
         return PH_ENOMEM;
+    event_active(c->flush_ev, EV_TIMEOUT, 0);   /* once per batch */
     return 0;
 }
 

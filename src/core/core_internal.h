@@ -96,7 +96,9 @@ struct ph_conn {
     ph_loop                *loop;
     const struct ph_conn_ops *ops;
     void                   *ctx;
-    struct event           *defer_ev; /* deferred close notification */
+    struct event           *defer_ev; /* deferred read / close check */
+    struct evbuffer        *out;      /* replies of this batch */
+    struct event           *flush_ev; /* writes `out` after the batch */
     struct sockaddr_storage peer, local;
     char                    peer_addr[46], local_addr[46];
     unsigned                peer_port, local_port;
@@ -104,6 +106,8 @@ struct ph_conn {
     bool                    read_paused;
     bool                    closing;  /* close after flush requested */
     bool                    dead;     /* socket gone; only free remains */
+    bool                    direct;   /* plain socket: write it directly
+                                         (a TLS filter turns this off) */
 };
 
 /* Takes ownership of fd. NULL on ENOMEM (fd is closed then). */

@@ -1,10 +1,29 @@
 /* loop.c -- ph_loop: one libevent event_base, its log hook, session ids. */
 #include "core/core_internal.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * A client that resets its connection while we write would otherwise
+ * kill the process with SIGPIPE (libevent writes with writev). Only a
+ * default disposition is changed: a program's own handler stays.
+ */
+static void
+ignore_sigpipe(void)
+{
+    struct sigaction sa;
+
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
 
 static ph_loop *
 loop_alloc(struct event_base *base, bool own)
@@ -17,6 +36,7 @@ loop_alloc(struct event_base *base, bool own)
     loop->own_base = own;
     loop->log_level = PH_LOG_INFO;
     loop->id_salt = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+    ignore_sigpipe();
     return loop;
 }
 

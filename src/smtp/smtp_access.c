@@ -117,9 +117,7 @@ void
 ph_smtp_session_set_chunking(ph_smtp_session *s, bool line_mode,
                              size_t chunk_size)
 {
-    s->line_mode = line_mode;
-    if (chunk_size != 0)
-        s->chunk_size = chunk_size;
+    smtp_message_set_chunking(s, line_mode, chunk_size);
 }
 
 void

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Input is fed to the DATA reader in slices of at most this. */
-#define DATA_SLICE 16384
 
 enum ph_result
 smtp_cmd_data(ph_smtp_session *s, const char *verb, const char *arg)
@@ -23,7 +21,8 @@ smtp_cmd_data(ph_smtp_session *s, const char *verb, const char *arg)
 int
 smtp_data_begin(ph_smtp_session *s)
 {
-    if (s->data_out == NULL && (s->data_out = malloc(DATA_SLICE + 2)) == 0)
+    smtp_msgbufs_take(s);
+    if (s->data_out == NULL && (s->data_out = malloc(SMTP_DATA_SLICE + 2)) == 0)
         return PH_ENOMEM;
     ph_smtp_data_init(&s->dr, s->srv->limits.max_text_line_len);
     s->tx.size = 0;
@@ -100,7 +99,7 @@ feed_slice(ph_smtp_session *s, const char *p, size_t len)
     size_t used = 0, out_len, n;
 
     while (used < len && !ph_smtp_data_done(&s->dr)) {
-        size_t take = len - used < DATA_SLICE ? len - used : DATA_SLICE;
+        size_t take = len - used < SMTP_DATA_SLICE ? len - used : SMTP_DATA_SLICE;
         n = ph_smtp_data_feed(&s->dr, p + used, take, s->data_out, &out_len);
         used += n;
         if (out_len > 0 && s->tx.err_code == 0)

@@ -14,6 +14,16 @@
 #include "smtp/smtp_parse.h"
 
 #define SMTP_MAX_LISTENERS 8
+/* Message buffer sets kept for reuse after sessions end (STYLE 5). */
+#define SMTP_BUF_CACHE 32
+
+/* The per-session buffers DATA needs, recycled through the server. */
+struct smtp_msgbufs {
+    char  *hdr;       /* max_header_len */
+    char  *chunk;     /* chunk_cap */
+    size_t chunk_cap;
+    char  *data_out;  /* DATA_SLICE + 2 */
+};
 
 enum smtp_state {
     SMTP_S_GREETING = 0, /* connected, banner not yet accepted */
@@ -84,6 +94,8 @@ struct ph_smtp_server {
     ph_smtp_session         *sessions;     /* doubly linked */
     unsigned                 nsessions;
     bool                     shutting_down;
+    struct smtp_msgbufs      buf_cache[SMTP_BUF_CACHE];
+    size_t                   nbuf_cache;
 };
 
 /* The transaction: everything in it lives in the session's tx arena. */
@@ -190,7 +202,8 @@ enum ph_result smtp_cmd_rcpt(ph_smtp_session *s, const char *verb,
 int smtp_commit_mail(ph_smtp_session *s);
 int smtp_commit_rcpt(ph_smtp_session *s);
 
-/* smtp_cmd_data.c */
+/* smtp_cmd_data.c; input is fed to the DATA reader in slices of this */
+#define SMTP_DATA_SLICE 16384
 enum ph_result smtp_cmd_data(ph_smtp_session *s, const char *verb,
                              const char *arg);
 int  smtp_data_begin(ph_smtp_session *s);
@@ -203,5 +216,11 @@ void smtp_message_bytes(ph_smtp_session *s, const char *p, size_t len);
 void smtp_message_end(ph_smtp_session *s);
 void smtp_message_abort(ph_smtp_session *s);
 void smtp_message_free(ph_smtp_session *s);
+/* DATA buffers: taken from the server's cache, given back at the end. */
+void smtp_msgbufs_take(ph_smtp_session *s);
+void smtp_msgbufs_give_back(ph_smtp_session *s);
+void smtp_msgbufs_cache_free(ph_smtp_server *srv);
+void smtp_message_set_chunking(ph_smtp_session *s, bool line_mode,
+                               size_t chunk_size);
 
 #endif

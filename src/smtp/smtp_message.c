@@ -194,3 +194,73 @@ smtp_message_free(ph_smtp_session *s)
     s->tx.msg = NULL;
     s->tx.msg_len = s->tx.msg_cap = 0;
 }
+
+/*
+ * Seed 002 switches chunk mode from inside EOH, so this may run in the
+ * middle of a message: what is buffered goes out first, then the buffer
+ * grows if it must. On ENOMEM the old size stays.
+ */
+void
+smtp_message_set_chunking(ph_smtp_session *s, bool line_mode,
+                          size_t chunk_size)
+{
+    if (s->chunk_len > 0)
+        chunk_flush(s);
+    s->line_mode = line_mode;
+    if (chunk_size == 0 || chunk_size == s->chunk_size)
+        return;
+    if (s->chunk != NULL && chunk_size > s->chunk_cap) {
+        char *nc = realloc(s->chunk, chunk_size);
+        if (nc == NULL)
+            return;
+        s->chunk = nc;
+        s->chunk_cap = chunk_size;
+    }
+    s->chunk_size = chunk_size;
+}
+
+void
+smtp_msgbufs_take(ph_smtp_session *s)
+{
+    ph_smtp_server      *srv = s->srv;
+    struct smtp_msgbufs *b;
+
+    if (s->hdr_buf != NULL || srv == NULL || srv->nbuf_cache == 0)
+        return;
+    b = &srv->buf_cache[--srv->nbuf_cache];
+    s->hdr_buf = b->hdr;
+    s->chunk = b->chunk;
+    s->chunk_cap = b->chunk_cap;
+    s->data_out = b->data_out;
+}
+
+/* Only complete sets of the server's standard sizes are kept. */
+void
+smtp_msgbufs_give_back(ph_smtp_session *s)
+{
+    ph_smtp_server      *srv = s->srv;
+    struct smtp_msgbufs *b;
+
+    if (srv == NULL || s->hdr_buf == NULL || s->chunk == NULL ||
+        s->data_out == NULL || s->chunk_cap != srv->chunk_size ||
+        srv->nbuf_cache == SMTP_BUF_CACHE)
+        return;
+    b = &srv->buf_cache[srv->nbuf_cache++];
+    b->hdr = s->hdr_buf;
+    b->chunk = s->chunk;
+    b->chunk_cap = s->chunk_cap;
+    b->data_out = s->data_out;
+    s->hdr_buf = s->chunk = s->data_out = NULL;
+    s->chunk_cap = 0;
+}
+
+void
+smtp_msgbufs_cache_free(ph_smtp_server *srv)
+{
+    while (srv->nbuf_cache > 0) {
+        struct smtp_msgbufs *b = &srv->buf_cache[--srv->nbuf_cache];
+        free(b->hdr);
+        free(b->chunk);
+        free(b->data_out);
+    }
+}

@@ -36,15 +36,20 @@ smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
     char buf[SMTP_REPLY_MAX];
     int  len;
 
-    if (s->dead || s->conn == NULL)
+    /* After a 421 (or QUIT's 221) nothing more may reach the client. */
+    if (s->dead || s->conn == NULL || s->state == SMTP_S_CLOSING)
         return PH_ECLOSED;
     len = ph_smtp_format_reply(buf, sizeof(buf), code, enh, lines, n,
                                wants_enh(s, code));
     if (len < 0)
         return PH_EINVAL;
-    if (code >= 400)
+    if (code >= 400 && ph_log_enabled(s->loop, PH_LOG_INFO)) {
+        char text[200];
         ph_log(s->loop, PH_LOG_INFO, "session=%s event=reply cmd=%s "
-               "code=%d text=\"%s\"", s->id, s->cur_verb, code, lines[n - 1]);
+               "code=%d text=\"%s\"", s->id, s->cur_verb, code,
+               ph_log_sanitize(text, sizeof(text), lines[n - 1],
+                               strlen(lines[n - 1])));
+    }
     return ph_conn_write(s->conn, buf, (size_t)len);
 }
 

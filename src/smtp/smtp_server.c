@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +123,12 @@ ph_smtp_server_listen(ph_smtp_server *srv, const char *addr)
     struct ph_listener *l;
     int                 rc;
 
-    if (srv->nlisteners == SMTP_MAX_LISTENERS)
+    if (srv->nlisteners == SMTP_MAX_LISTENERS) {
+        if (srv->listener_failed)
+            srv->listener_failed(srv->listener_ctx, "listen", EMFILE,
+                                 "too many listeners for one server");
         return PH_ELIMIT;
+    }
     l = &srv->listeners[srv->nlisteners];
     rc = ph_listener_open(l, srv->loop, addr, srv->reuse_port,
                           accept_session, srv, srv->listener_failed,
@@ -214,6 +219,7 @@ ph_smtp_server_free(ph_smtp_server *srv)
         /* session_finish via an error event: no reply, just gone. */
         s->conn->ops->on_event(s, PH_CONN_ERROR);
     }
+    smtp_msgbufs_cache_free(srv);
     free(srv->verbs);
     free_strv(srv->ext_lines, srv->next_lines);
     free_strv(srv->mail_params, srv->nmail_params);

@@ -110,6 +110,7 @@ session_finish(ph_smtp_session *s, const char *reason)
         s->srv->cb.disconnect(s);
     ph_conn_free(s->conn);
     s->conn = NULL;
+    smtp_msgbufs_give_back(s);
     unlink_session(s);
     s->srv = NULL;
     ph_smtp_session_unref(s);
@@ -126,6 +127,7 @@ smtp_session_shutdown(ph_smtp_session *s, bool send_421)
         return;
     if (send_421) {
         const char *line = "Service closing transmission channel";
+        strcpy(s->cur_verb, "-");
         s->expect = 0;
         s->cur_id = SMTP_V_OTHER;
         smtp_send_reply(s, 421, "4.3.2", &line, 1);
