@@ -22,9 +22,13 @@ int
 smtp_data_begin(ph_smtp_session *s)
 {
     smtp_msgbufs_take(s);
-    if (s->data_out == NULL && (s->data_out = malloc(SMTP_DATA_SLICE + 2)) == 0)
+    if (s->data_out == NULL)
+        s->data_out = malloc(SMTP_DATA_SLICE + 2);
+    if (s->data_out == NULL)
         return PH_ENOMEM;
     ph_smtp_data_init(&s->dr, s->srv->limits.max_text_line_len);
+    /* Stop at a refusal reason, so nothing after it reaches the program. */
+    s->dr.stop_on_flag = true;
     s->tx.size = 0;
     s->tx.err_code = 0;
     s->data_aborted = false;
@@ -100,12 +104,14 @@ feed_slice(ph_smtp_session *s, const char *p, size_t len)
 
     while (used < len && !ph_smtp_data_done(&s->dr)) {
         size_t take = len - used < SMTP_DATA_SLICE ? len - used : SMTP_DATA_SLICE;
-        n = ph_smtp_data_feed(&s->dr, p + used, take, s->data_out, &out_len);
+        n = ph_smtp_data_feed(&s->dr, p + used, take, s->data_out,
+                              &out_len);
         used += n;
-        if (out_len > 0 && s->tx.err_code == 0)
-            smtp_message_bytes(s, s->data_out, out_len);
+        /* Flags first: the bytes that raised one are not handed on. */
         if (s->tx.err_code == 0)
             check_reader_flags(s);
+        if (out_len > 0 && s->tx.err_code == 0)
+            smtp_message_bytes(s, s->data_out, out_len);
     }
     return used;
 }

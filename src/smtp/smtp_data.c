@@ -27,16 +27,25 @@ count_line(struct ph_smtp_data_reader *r, size_t n)
         r->long_line = true;
 }
 
-/* Copies a run of ordinary bytes (no CR, no LF) in the TEXT state. */
+/* Copies a run of ordinary bytes (no CR, no LF) in the TEXT state. Two
+   memchr scans beat a byte loop: message lines are mostly long runs. */
 static size_t
 copy_run(const char *in, size_t len, char *out)
 {
-    size_t i = 0;
+    const char *cr = memchr(in, '\r', len);
+    size_t      n = cr ? (size_t)(cr - in) : len;
+    const char *lf = memchr(in, '\n', n);
 
-    while (i < len && in[i] != '\r' && in[i] != '\n')
-        i++;
-    memcpy(out, in, i);
-    return i;
+    if (lf != NULL)
+        n = (size_t)(lf - in);
+    memcpy(out, in, n);
+    return n;
+}
+
+static bool
+flags_of(const struct ph_smtp_data_reader *r)
+{
+    return r->bare_cr || r->bare_lf || r->long_line;
 }
 
 size_t
@@ -44,9 +53,13 @@ ph_smtp_data_feed(struct ph_smtp_data_reader *r, const char *in, size_t len,
                   char *out, size_t *out_len)
 {
     size_t i = 0, o = 0, n;
+    bool   flagged = flags_of(r);
 
     while (i < len && r->state != PH_DATA_DONE) {
         char ch = in[i];
+
+        if (r->stop_on_flag && !flagged && flags_of(r))
+            break;              /* first refusal reason: tell the caller */
 
         switch (r->state) {
         case PH_DATA_BOL:

@@ -113,6 +113,25 @@ overflow(struct ph_smtp_header_splitter *h)
     to_body(h, line, line_len);
 }
 
+/*
+ * buf is full. If the line being read is not a continuation (its first
+ * byte, or ch when it is empty, is not WSP), the held header is complete:
+ * deliver it to make room, so a short header is not pushed into the body
+ * only because the one before it was long.
+ */
+static bool
+make_room(struct ph_smtp_header_splitter *h, char ch)
+{
+    char *line = h->buf + h->pending_len;
+    char  first = h->line_len > 0 ? line[0] : ch;
+
+    if (!h->has_pending || first == ' ' || first == '\t')
+        return false;
+    flush_pending(h);
+    memmove(h->buf, line, h->line_len);
+    return true;
+}
+
 void
 ph_smtp_header_feed(struct ph_smtp_header_splitter *h, const char *p,
                     size_t len)
@@ -130,8 +149,11 @@ ph_smtp_header_feed(struct ph_smtp_header_splitter *h, const char *p,
             continue;
         }
         if (used == h->cap) {
-            overflow(h);
-            break;
+            if (!make_room(h, ch)) {
+                overflow(h);
+                break;
+            }
+            used = h->line_len;
         }
         h->buf[used] = ch;
         h->line_len++;

@@ -105,7 +105,8 @@ smtp_message_begin(ph_smtp_session *s)
         .header = hs_header, .eoh = hs_eoh, .body = hs_body,
     };
     struct ph_smtp_header_cb cb = cb_template;
-    size_t                   hlen = s->srv->limits.max_header_len;
+    /* +1: the splitter holds a header's CR while it waits for the LF. */
+    size_t                   hlen = s->srv->limits.max_header_len + 1;
 
     if (s->hdr_buf == NULL)
         s->hdr_buf = malloc(hlen);
@@ -114,8 +115,8 @@ smtp_message_begin(ph_smtp_session *s)
         s->chunk = malloc(s->chunk_size);
         s->chunk_cap = s->chunk ? s->chunk_size : 0;
     }
-    if (s->chunk == NULL) {
-        free(s->hdr_buf);
+    if (s->chunk == NULL || s->hdr_buf == NULL) {
+        free(s->hdr_buf);       /* the caller sees NULL: 451 and close */
         s->hdr_buf = NULL;
         return;
     }

@@ -4,6 +4,7 @@
  */
 #include "smtp/smtp_parse.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -102,24 +103,44 @@ ph_smtp_format_reply(char *buf, size_t cap, int code, const char *enh,
                      const char *const *lines, size_t n, bool with_enh)
 {
     char   cls[8];
-    size_t off = 0, i;
-    int    w;
+    size_t off = 0, i, elen;
 
-    if (code < 200 || code > 599 || n == 0)
+    if (code < 200 || code > 599 || n == 0 || cap > INT_MAX)
         return -1;
+    /* RFC 3463 has no class 3: "3.0.0" would not be a valid code (see
+       ph_smtp_enh_valid), so a 3xx reply goes without one. */
+    if (code / 100 == 3)
+        with_enh = false;
     if (with_enh && (!ph_smtp_enh_valid(enh) || enh[0] - '0' != code / 100)) {
         snprintf(cls, sizeof(cls), "%d.0.0", code / 100);
         enh = cls;
     }
+    elen = with_enh ? strlen(enh) : 0;
     for (i = 0; i < n; i++) {
-        if (lines[i] == NULL || !text_ok(lines[i]))
+        const char *t = lines[i];
+        size_t      tlen;
+
+        if (t == NULL || !text_ok(t))
             return -1;
-        w = snprintf(buf + off, cap - off, "%d%c%s%s%s\r\n", code,
-                     i + 1 < n ? '-' : ' ', with_enh ? enh : "",
-                     with_enh && lines[i][0] ? " " : "", lines[i]);
-        if (w < 0 || (size_t)w >= cap - off)
+        tlen = strlen(t);
+        /* "ddd" sep [enh " "] text CRLF, and room for the final NUL */
+        if (cap - off < 4 + elen + 1 + tlen + 3)
             return -1;
-        off += (size_t)w;
+        buf[off++] = (char)('0' + code / 100);
+        buf[off++] = (char)('0' + code / 10 % 10);
+        buf[off++] = (char)('0' + code % 10);
+        buf[off++] = i + 1 < n ? '-' : ' ';
+        if (elen > 0) {
+            memcpy(buf + off, enh, elen);
+            off += elen;
+            if (tlen > 0)
+                buf[off++] = ' ';
+        }
+        memcpy(buf + off, t, tlen);
+        off += tlen;
+        buf[off++] = '\r';
+        buf[off++] = '\n';
     }
+    buf[off] = '\0';
     return (int)off;
 }

@@ -111,6 +111,9 @@ struct ph_smtp_data_reader {
     bool               bare_cr;       /* sticky: CR not before LF seen */
     bool               bare_lf;       /* sticky: LF not after CR seen */
     bool               long_line;     /* sticky: a line over the limit */
+    bool               stop_on_flag;  /* return right after a bare CR/LF
+                                         or long line is first seen, so
+                                         the caller can refuse at once */
 };
 
 void ph_smtp_data_init(struct ph_smtp_data_reader *r, size_t max_line_len);
@@ -166,7 +169,7 @@ void ph_smtp_header_finish(struct ph_smtp_header_splitter *h);
 /*
  * Formats a reply into buf: "250-2.0.0 a\r\n250 2.0.0 b\r\n". with_enh
  * adds the enhanced code: enh if it is a valid d.ddd.ddd of the code's
- * class, else "<class>.0.0". Returns the length, or -1 if the code is out
+ * class, else "<class>.0.0"; none for 3xx (RFC 3463 has no class 3). Returns the length, or -1 if the code is out
  * of 200..599, a line holds CR, LF or NUL, n is 0 or buf is too small.
  */
 int ph_smtp_format_reply(char *buf, size_t cap, int code, const char *enh,

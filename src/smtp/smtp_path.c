@@ -15,11 +15,13 @@ is_alnum(unsigned char c)
            (c >= '0' && c <= '9');
 }
 
-/* RFC 5322 atext, plus any 8-bit byte (checked as UTF-8 later). */
+/* RFC 5322 atext, plus any 8-bit byte (checked as UTF-8 later). The NUL
+   test matters: strchr() finds the terminator, so NUL would pass. */
 static bool
 is_atext(unsigned char c)
 {
-    return is_alnum(c) || c >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~", c) != 0;
+    return is_alnum(c) || c >= 0x80 ||
+           (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 bool
@@ -238,6 +240,24 @@ parse_params(const char *p, const char *end, struct ph_smtp_path *out)
     return PH_PARSE_OK;
 }
 
+/*
+ * The '>' that closes the path. A quoted local part may hold one, also
+ * after a source route ("<@r:\"a>b\"@d>"); if the quoted string is
+ * broken, the first '>' will do and parse_mailbox reports the error.
+ */
+static const char *
+find_close(const char *p, const char *end)
+{
+    const char *q = skip_source_route(p, end);
+
+    if (q != NULL && q < end && *q == '"') {
+        q = scan_quoted(q, end);
+        if (q != NULL)
+            p = q;
+    }
+    return memchr(p, '>', (size_t)(end - p));
+}
+
 enum ph_parse_err
 ph_smtp_parse_path(const char *arg, size_t len, enum ph_path_kind kind,
                    struct ph_smtp_path *out)
@@ -256,13 +276,9 @@ ph_smtp_parse_path(const char *arg, size_t len, enum ph_path_kind kind,
         p++;
     if (p >= end || *p != '<')
         return PH_PARSE_BAD_PATH;
-    close = memchr(p, '>', (size_t)(end - p));
-    /* A quoted local part may hold '>': find the real end. */
-    if (p + 1 < end && p[1] == '"') {
-        const char *q = scan_quoted(p + 1, end);
-        close = q ? memchr(q, '>', (size_t)(end - q)) : NULL;
-    }
-    if (close == NULL)
+    close = find_close(p + 1, end);
+    /* RFC 5321 4.1.2: only SP separates the path from its parameters. */
+    if (close == NULL || (close + 1 < end && close[1] != ' '))
         return PH_PARSE_BAD_PATH;
     if ((size_t)(close - p + 1) > PH_SMTP_MAX_PATH)
         return PH_PARSE_TOO_LONG;

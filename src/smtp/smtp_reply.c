@@ -165,6 +165,10 @@ ph_smtp_reply(ph_smtp_session *s, int code, const char *enh,
     va_list     ap;
     int         w;
 
+    if (strchr(fmt, '%') == NULL && strlen(fmt) < 500) {
+        line = fmt;             /* fixed text: no formatting pass */
+        return reply_lines(s, code, enh, &line, 1);
+    }
     va_start(ap, fmt);
     w = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);

@@ -42,12 +42,12 @@ static enum ph_result
 smtp_cmd_help(ph_smtp_session *s, const char *verb, const char *arg)
 {
     static const char *const lines[] = {
-        "This is posthorn " PH_VERSION_STRING,
+        ("This is posthorn " PH_VERSION_STRING),
         "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT",
         "See RFC 5321 for details",
     };
     static const char *const lmtp[] = {
-        "This is posthorn " PH_VERSION_STRING,
+        ("This is posthorn " PH_VERSION_STRING),
         "Commands: LHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT",
         "See RFC 2033 for details",
     };
