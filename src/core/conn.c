@@ -106,8 +106,10 @@ conn_flush_cb(evutil_socket_t fd, short what, void *arg)
         conn_drained(c);
         return;
     }
-    /* The rest (or an error to be found) goes the bufferevent's way. */
+    /* The rest (or an error to be found) goes the bufferevent's way; its
+       write event is armed only now, not for every connection. */
     evbuffer_add_buffer(bout, c->out);
+    bufferevent_enable(c->bev, EV_WRITE);
 }
 
 /* Runs the deferred read: input that was left while paused or pending. */
@@ -132,8 +134,8 @@ conn_defer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct ph_conn *
-ph_conn_new(ph_loop *loop, evutil_socket_t fd, const struct ph_conn_ops *ops,
-            void *ctx)
+ph_conn_new(ph_loop *loop, evutil_socket_t fd, const struct sockaddr *peer,
+            socklen_t peer_len, const struct ph_conn_ops *ops, void *ctx)
 {
     struct ph_conn *c = calloc(1, sizeof(*c));
     socklen_t       len;
@@ -157,8 +159,12 @@ ph_conn_new(ph_loop *loop, evutil_socket_t fd, const struct ph_conn_ops *ops,
         ph_conn_free(c);
         return NULL;
     }
-    len = sizeof(c->peer);
-    getpeername(fd, (struct sockaddr *)&c->peer, &len);
+    if (peer != NULL && peer_len <= sizeof(c->peer)) {
+        memcpy(&c->peer, peer, peer_len);   /* accept() told us already */
+    } else {
+        len = sizeof(c->peer);
+        getpeername(fd, (struct sockaddr *)&c->peer, &len);
+    }
     len = sizeof(c->local);
     getsockname(fd, (struct sockaddr *)&c->local, &len);
     if (c->peer.ss_family == AF_INET || c->peer.ss_family == AF_INET6) {
@@ -171,7 +177,7 @@ ph_conn_new(ph_loop *loop, evutil_socket_t fd, const struct ph_conn_ops *ops,
     addr_text(&c->local, c->local_addr, sizeof(c->local_addr),
               &c->local_port);
     bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(c->bev, EV_READ);
     return c;
 }
 

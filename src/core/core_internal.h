@@ -110,8 +110,10 @@ struct ph_conn {
                                          (a TLS filter turns this off) */
 };
 
-/* Takes ownership of fd. NULL on ENOMEM (fd is closed then). */
+/* Takes ownership of fd. peer may be NULL (then getpeername). NULL on
+   ENOMEM (fd is closed then). */
 struct ph_conn *ph_conn_new(ph_loop *loop, evutil_socket_t fd,
+                            const struct sockaddr *peer, socklen_t peer_len,
                             const struct ph_conn_ops *ops, void *ctx);
 void ph_conn_free(struct ph_conn *c);
 static inline struct evbuffer *

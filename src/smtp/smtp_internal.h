@@ -158,7 +158,9 @@ struct ph_smtp_session {
 };
 
 /* smtp_session.c */
-ph_smtp_session *smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd);
+ph_smtp_session *smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd,
+                                  const struct sockaddr *peer,
+                                  socklen_t peer_len);
 void smtp_session_shutdown(ph_smtp_session *s, bool send_421);
 void smtp_set_state(ph_smtp_session *s, enum smtp_state next);
 void smtp_count_error(ph_smtp_session *s);

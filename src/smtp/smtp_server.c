@@ -56,9 +56,7 @@ accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
     ph_smtp_server  *srv = ctx;
     ph_smtp_session *s;
 
-    (void)peer;
-    (void)peer_len;
-    s = smtp_session_new(srv, fd);
+    s = smtp_session_new(srv, fd, peer, peer_len);
     if (s == NULL) {
         ph_log(srv->loop, PH_LOG_ERROR, "event=accept_failed error=ENOMEM");
         return;

@@ -373,7 +373,8 @@ session_alloc_buffers(ph_smtp_session *s)
 }
 
 ph_smtp_session *
-smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd)
+smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd,
+                 const struct sockaddr *peer, socklen_t peer_len)
 {
     ph_smtp_session *s = calloc(1, sizeof(*s));
 
@@ -390,7 +391,7 @@ smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd)
     s->chunk_size = srv->chunk_size;
     gettimeofday(&s->started, NULL);
     ph_loop_new_session_id(srv->loop, s->id);
-    s->conn = ph_conn_new(srv->loop, fd, &session_ops, s);
+    s->conn = ph_conn_new(srv->loop, fd, peer, peer_len, &session_ops, s);
     if (s->conn == NULL) {
         session_free(s);
         return NULL;

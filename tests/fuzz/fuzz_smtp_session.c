@@ -111,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     evutil_make_socket_nonblocking(sv[0]);
     evutil_make_socket_nonblocking(sv[1]);
     /* What smtp_server.c's accept_session does for a new connection. */
-    s = smtp_session_new(srv, sv[0]);
+    s = smtp_session_new(srv, sv[0], NULL, 0);
     assert(s != NULL);
     smtp_run_handler(s, SMTP_V_CONNECT, "CONNECT", srv->connect_handler, "",
                      1);
