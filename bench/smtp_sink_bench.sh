@@ -4,7 +4,7 @@
 #
 # usage: bench/smtp_sink_bench.sh [-r ROUNDS] [-p PORT] [-T SECS] [-n]
 #
-#   -r ROUNDS  rounds (default 7); in each round every scenario runs once
+#   -r ROUNDS  rounds (default 15); in each round every scenario runs once
 #              against each server, the servers alternating (odd rounds
 #              smtp-sink first, even rounds posthorn first). A run during
 #              which other processes used more than NOISE_PCT (env, default
@@ -37,7 +37,7 @@ set -u
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ROUNDS=7 PORT=25260 TL=25 WRITE_DOC=1
+ROUNDS=15 PORT=25260 TL=25 WRITE_DOC=1
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while getopts "r:p:T:nh" o; do
     case $o in
