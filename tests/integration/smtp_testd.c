@@ -75,6 +75,8 @@ static unsigned        g_live;          /* sessions that got CONNECT */
 static struct pending *g_pending;
 static int             g_bind_failed;
 static int             g_stopping;
+static int             g_second;    /* -2: an LMTP server on the same loop */
+static ph_smtp_server *g_srv2;
 static struct timeval  g_stop_started;
 
 /* ---- output ---------------------------------------------------------- */
@@ -447,6 +449,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     printf("SHUTDOWN\n");
     gettimeofday(&g_stop_started, NULL);
     ph_smtp_server_shutdown(g_srv);
+    if (g_srv2 != NULL)
+        ph_smtp_server_shutdown(g_srv2);
     event_add(tick, &tv);
 }
 
@@ -476,7 +480,7 @@ main(int argc, char **argv)
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
-    while ((opt = getopt(argc, argv, "a:p:m:n:L:T:S:R:E:I:H:N:lc:wkPv"))
+    while ((opt = getopt(argc, argv, "a:p:m:n:L:T:S:R:E:I:H:N:lc:wkPv2"))
            != -1) {
         switch (opt) {
         case 'a': o.address = optarg; break;
@@ -506,6 +510,7 @@ main(int argc, char **argv)
         case 'k': o.bare_eol = PH_SMTP_BARE_EOL_KEEP; break;
         case 'P': g_pending_mode = 1; break;
         case 'v': verbose++; break;
+        case '2': g_second = 1; break;
         default: return usage();
         }
     }
@@ -558,6 +563,18 @@ main(int argc, char **argv)
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
 
+    if (g_second) {
+        /* A second server sharing the loop: nothing global in the
+           library may tie them together. */
+        g_srv2 = ph_smtp_server_new(g_loop, &(struct ph_smtp_options){
+            .mode = PH_SMTP_MODE_LMTP, .address = o.address ? o.address
+            : "127.0.0.1", .alias = "second" });
+        if (g_srv2 == NULL || ph_smtp_server_port(g_srv2) == 0) {
+            rc = 1;
+            goto out;
+        }
+        printf("second port=%u\n", ph_smtp_server_port(g_srv2));
+    }
     printf("ready port=%u\n", ph_smtp_server_port(g_srv));
     fflush(stdout);
     if (ph_loop_run(g_loop) != 0)
@@ -570,6 +587,7 @@ out:
         event_free(sigint);
     if (tick)
         event_free(tick);
+    ph_smtp_server_free(g_srv2);
     ph_smtp_server_free(g_srv);
     while (g_pending != NULL)
         pending_free(g_pending);

@@ -24,6 +24,32 @@ def ipv6_loopback_ok():
         s.close()
 
 
+class SharedLoop(phtest.TestCase):
+    """Two servers (ESMTP and LMTP) on one loop serve at the same time."""
+
+    def test_two_servers_one_loop(self):
+        srv = self.start_testd("-2")
+        port2 = int(srv.wait_line(r"^second port=(\d+)$").split("=")[1])
+        self.assertNotEqual(port2, srv.port)
+        a = self.connect(srv)
+        b = self.connect(port2)
+        a.cmd("EHLO one.example", 250)
+        b.cmd("LHLO two.example", 250)
+        b.cmd("EHLO two.example", 500)          # LMTP has no EHLO
+        a.cmd("MAIL FROM:<a@example.org>", 250)
+        b.cmd("MAIL FROM:<b@example.org>", 250)
+        b.cmd("RCPT TO:<x@example.net>", 250)
+        b.cmd("RCPT TO:<y@example.net>", 250)
+        b.cmd("DATA", 354)
+        b.send(b"Subject: lmtp\r\n\r\nhi\r\n.\r\n")
+        b.expect(250, "2.0.0")                  # one reply per recipient
+        b.expect(250, "2.0.0")
+        a.cmd("RCPT TO:<c@example.net>", 250)   # the first is unaffected
+        a.cmd("QUIT", 221)
+        b.cmd("QUIT", 221)
+        self.check_stopped(srv)
+
+
 class Vanish(phtest.TestCase):
 
     def run_vanish(self, close):
