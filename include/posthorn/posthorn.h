@@ -37,5 +37,8 @@ PH_API const char *ph_strerror(int err);
 #include <posthorn/loop.h>
 #include <posthorn/reply.h>
 #include <posthorn/smtp.h>
+#include <posthorn/plugin.h>
+#include <posthorn/store.h>
+#include <posthorn/pop3.h>
 
 #endif

@@ -1,0 +1,194 @@
+/*
+ * pop3.h -- POP3 servers (RFC 1939, RFC 2449 CAPA and extended response
+ * codes, RFC 3206, RFC 5034 SASL PLAIN), after POE::Component::Server::POP3.
+ *
+ * The seed's component: spawn options (alias, address, port, hostname,
+ * version, handle_connects), client ids, send_to_client, send_event,
+ * shutdown, getsockname, and events that programs register for by name
+ * ("registered", "listener_failed", "connection", "disconnected",
+ * "cmd_<verb>", or "all"). Unlike the seed, a complete default session
+ * (AUTHORIZATION -> TRANSACTION -> UPDATE) is built in; every command's
+ * step can be replaced, like the SMTP verbs.
+ *
+ * Events flow: plugins (plugin.h, PH_HOOK_SERVER) -> registered listeners
+ * -> the command handler. Responses flow through PH_HOOK_CLIENT plugins.
+ */
+#ifndef POSTHORN_POP3_H
+#define POSTHORN_POP3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <posthorn/loop.h>
+#include <posthorn/plugin.h>
+#include <posthorn/store.h>
+
+#ifndef PH_API
+#define PH_API
+#endif
+
+typedef struct ph_pop3_server  ph_pop3_server;
+typedef struct ph_pop3_session ph_pop3_session;
+
+/* Status of a response; the -ERR forms carry RFC 2449/3206 codes. */
+enum ph_pop3_status {
+    PH_POP3_OK = 0,         /* +OK */
+    PH_POP3_ERR,            /* -ERR */
+    PH_POP3_ERR_AUTH,       /* -ERR [AUTH] */
+    PH_POP3_ERR_IN_USE,     /* -ERR [IN-USE] */
+    PH_POP3_ERR_SYS_TEMP,   /* -ERR [SYS/TEMP] */
+    PH_POP3_ERR_SYS_PERM,   /* -ERR [SYS/PERM] */
+};
+
+/* The seed's `port` default, and how to ask for any free port. */
+#define PH_POP3_DEFAULT_PORT 110
+#define PH_PORT_ANY          (-1)
+
+/* Zero in a field means its default. */
+struct ph_pop3_limits {
+    size_t   max_line_len;       /* 255: command line incl. CRLF (RFC
+                                    2449 4); over: -ERR, session goes on */
+    unsigned max_errors;         /* 10: -ERR replies before the session
+                                    is closed with -ERR */
+    unsigned idle_timeout;       /* 600 s (RFC 1939 3: at least 10 min):
+                                    then close without UPDATE */
+    unsigned auth_fail_delay_ms; /* 1000: a failed login is answered after
+                                    this; PH_POP3_NO_DELAY for none */
+    unsigned max_sessions;       /* 0 = no limit: over it, -ERR [SYS/TEMP]
+                                    and close at connect */
+};
+#define PH_POP3_NO_DELAY (~0u)
+
+struct ph_pop3_options {
+    const char           *alias;      /* default "pop3d" */
+    const char           *address;    /* listen at once; NULL: call
+                                         ph_pop3_server_listen() */
+    int                   port;       /* 0: 110; PH_PORT_ANY: any free */
+    const char           *hostname;   /* default: this machine's name */
+    const char           *version;    /* in the greeting; default
+                                         "posthorn <version>" */
+    int                   handle_connects; /* seed option, default on; -1:
+                                         no greeting, the program sends
+                                         its own (ph_pop3_send_to_client) */
+    bool                  apop;       /* the program can check APOP (see
+                                         ph_pop3_apop_check): a timestamp
+                                         goes in the greeting */
+    struct ph_pop3_limits limits;
+    const struct ph_maildrop_ops *maildrop; /* default: ph_maildir_ops */
+    void                 *maildrop_ctx;
+    bool                  reuse_port;
+    void                 *user_data;
+};
+
+/* ---- authentication --------------------------------------------------- */
+
+/* A login attempt, valid until ph_pop3_auth_reply() for it. */
+struct ph_pop3_auth {
+    const char *mech;        /* "USER" (USER/PASS), "APOP", "PLAIN" */
+    const char *user;        /* authentication identity */
+    const char *password;    /* USER/PASS and PLAIN; NULL for APOP */
+    const char *authzid;     /* PLAIN's authorization identity, or "" */
+    const char *apop_digest; /* APOP: 32 hex digits */
+    const char *apop_timestamp; /* APOP: the greeting's <...> */
+};
+
+/* The program's check. Answer now or later with ph_pop3_auth_reply(). */
+typedef void ph_pop3_verify_fn(ph_pop3_session *s,
+                               const struct ph_pop3_auth *auth, void *ctx);
+
+/* status PH_POP3_OK accepts and opens the maildrop named locator (for
+   Maildir: its directory) for the user; anything else refuses (the reply
+   waits auth_fail_delay_ms). 0 or enum ph_err. */
+PH_API int ph_pop3_auth_reply(ph_pop3_session *s, enum ph_pop3_status st,
+                              const char *locator);
+/* APOP (RFC 1939 7): true if digest == MD5(timestamp secret), in constant
+   time. */
+PH_API bool ph_pop3_apop_check(const char *timestamp, const char *secret,
+                               const char *digest);
+
+/* ---- events (the seed's register/unregister) -------------------------- */
+
+/* Called for each event registered for; ev is valid during the call. */
+typedef void ph_pop3_event_fn(ph_pop3_server *srv, const struct ph_event *ev,
+                              void *ctx);
+
+/* Registers fn for events (NULL-terminated names without "pop3d_", or
+   "all"); sends it "registered" at once. 0 or enum ph_err. */
+PH_API int ph_pop3_register(ph_pop3_server *srv, ph_pop3_event_fn *fn,
+                            void *ctx, const char *const *events);
+PH_API int ph_pop3_unregister(ph_pop3_server *srv, ph_pop3_event_fn *fn,
+                              void *ctx, const char *const *events);
+
+/* ---- command handlers ------------------------------------------------- */
+
+/*
+ * A command step: the verb (upper case) and its arguments (split at
+ * spaces, at most 8). Reply with ph_pop3_reply() / ph_pop3_reply_lines(),
+ * now or later (return PH_POP3_PENDING). The state check (-ERR "command
+ * not valid in this state") is done before the handler runs.
+ */
+enum ph_pop3_result {
+    PH_POP3_DONE    = 0,
+    PH_POP3_PENDING = 1,
+    PH_POP3_CLOSE   = 2,    /* close once the reply is written */
+};
+typedef enum ph_pop3_result ph_pop3_handler(ph_pop3_session *s,
+                                            const char *verb, size_t argc,
+                                            const char *const *argv);
+
+/* Replaces (or adds, or with fn NULL removes) the handler of verb. A new
+   verb is allowed in every state. 0 or enum ph_err. */
+PH_API int ph_pop3_server_set_handler(ph_pop3_server *srv, const char *verb,
+                                      ph_pop3_handler *fn);
+/* The library's handler for verb, for overrides to fall back to. */
+PH_API ph_pop3_handler *ph_pop3_default_handler(const char *verb);
+
+/* ---- server ----------------------------------------------------------- */
+
+PH_API ph_pop3_server *ph_pop3_server_new(ph_loop *loop,
+                                          const struct ph_pop3_options *o);
+PH_API void ph_pop3_server_free(ph_pop3_server *srv);
+PH_API int ph_pop3_server_listen(ph_pop3_server *srv, const char *addr);
+PH_API void ph_pop3_server_set_verify(ph_pop3_server *srv,
+                                      ph_pop3_verify_fn *fn, void *ctx);
+/* The seed's methods. */
+PH_API int ph_pop3_server_getsockname(ph_pop3_server *srv, size_t idx,
+                                      struct sockaddr_storage *ss_out,
+                                      socklen_t *len_out);
+PH_API unsigned ph_pop3_server_port(ph_pop3_server *srv);
+/* Stop listening, disconnect every client (no UPDATE). */
+PH_API void ph_pop3_server_shutdown(ph_pop3_server *srv);
+/* Injects an event (name, NULL-terminated args) into the pipeline and the
+   listeners, as if the server had generated it. */
+PH_API int ph_pop3_send_event(ph_pop3_server *srv, const char *name,
+                              const char *const *args);
+/* Sends text (a CRLF is added) to a client by id; PH_EINVAL if no such
+   client. The text passes the PH_HOOK_CLIENT plugins. */
+PH_API int ph_pop3_send_to_client(ph_pop3_server *srv, unsigned long id,
+                                  const char *text);
+PH_API ph_pipeline *ph_pop3_server_pipeline(ph_pop3_server *srv);
+PH_API void *ph_pop3_server_data(ph_pop3_server *srv);
+PH_API const char *ph_pop3_server_alias(ph_pop3_server *srv);
+PH_API ph_loop *ph_pop3_server_loop(ph_pop3_server *srv);
+
+/* ---- session ---------------------------------------------------------- */
+
+/* A one-line response: "+OK text", "-ERR [IN-USE] text". */
+PH_API int ph_pop3_reply(ph_pop3_session *s, enum ph_pop3_status st,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A multi-line response: "+OK first", the lines dot-stuffed, ".". */
+PH_API int ph_pop3_reply_lines(ph_pop3_session *s, const char *first,
+                               const char *const *lines, size_t n);
+PH_API unsigned long ph_pop3_session_id(ph_pop3_session *s);
+PH_API ph_pop3_server *ph_pop3_session_server(ph_pop3_session *s);
+PH_API const char *ph_pop3_session_user(ph_pop3_session *s);
+PH_API const char *ph_pop3_session_peer_addr(ph_pop3_session *s);
+PH_API unsigned ph_pop3_session_peer_port(ph_pop3_session *s);
+PH_API void *ph_pop3_session_data(ph_pop3_session *s);
+PH_API void ph_pop3_session_set_data(ph_pop3_session *s, void *data);
+PH_API void ph_pop3_session_ref(ph_pop3_session *s);
+PH_API void ph_pop3_session_unref(ph_pop3_session *s);
+
+#endif

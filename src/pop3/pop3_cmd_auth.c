@@ -1,0 +1,1 @@
+/* pop3_cmd_auth.c: being written */

@@ -1,0 +1,1 @@
+/* pop3_cmd_mail.c: being written */

@@ -1,0 +1,1 @@
+/* pop3_events.c: being written */

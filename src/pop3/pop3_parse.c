@@ -1,0 +1,1 @@
+/* pop3_parse.c: being written */

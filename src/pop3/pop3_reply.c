@@ -1,0 +1,1 @@
+/* pop3_reply.c: being written */

@@ -1,0 +1,1 @@
+/* pop3_server.c: being written */

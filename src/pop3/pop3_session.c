@@ -1,0 +1,1 @@
+/* pop3_session.c: being written */

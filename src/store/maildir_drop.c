@@ -1,0 +1,1 @@
+/* maildir_drop.c: being written */

@@ -1,0 +1,1 @@
+/* maildir_lock.c: being written */

@@ -1,0 +1,1 @@
+/* maildir_uid.c: being written */
