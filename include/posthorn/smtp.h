@@ -151,7 +151,8 @@ struct ph_smtp_callbacks {
     /* The transaction was dropped without eom: RSET, a new HELO, a size
        or syntax error in the data, or the client vanishing. */
     void (*tx_abort)(ph_smtp_session *s);
-    /* The seed's on_disconnect: last call for this session. */
+    /* The seed's on_disconnect: last call for this session. Not called
+       for a connection refused by max_sessions (CONNECT never ran). */
     void (*disconnect)(ph_smtp_session *s);
 };
 
@@ -176,7 +177,9 @@ struct ph_smtp_rcpt {
    NULL on ENOMEM or bad options. */
 PH_API ph_smtp_server *ph_smtp_server_new(ph_loop *loop,
                                           const struct ph_smtp_options *opts);
-/* Closes listeners and sessions (no reply) and frees. NULL is ok. */
+/* Closes listeners and sessions (no reply; each session's disconnect
+   callback runs) and frees. NULL is ok. Not from inside a callback of
+   this server's sessions: stop the loop first, or use a timer. */
 PH_API void ph_smtp_server_free(ph_smtp_server *srv);
 /* Adds a listener on "addr:port" (see ph_addr_parse). 0 or enum ph_err;
    failures also go to listener_failed. */
@@ -226,7 +229,9 @@ PH_API ph_loop *ph_smtp_server_loop(ph_smtp_server *srv);
  * (then "X.0.0" of the code's class is used where enhanced codes are
  * sent). Text with CR or LF is refused (PH_EINVAL, nothing sent). Pending
  * replies are written together when the current input batch is done.
- * Returns 0, or PH_ECLOSED if the client has gone (harmless).
+ * Returns 0, PH_ECLOSED if the client has gone (harmless), or PH_ESTATE
+ * if no reply is awaited (a second reply to one command, or a reply from
+ * a header/body callback: nothing is sent).
  */
 PH_API int ph_smtp_reply(ph_smtp_session *s, int code, const char *enh,
                          const char *fmt, ...)

@@ -15,6 +15,10 @@
 
 /* Above this much unsent output we stop reading until it drains. */
 #define PH_CONN_OUT_HIGH (256 * 1024)
+/* Unprocessed input we accept while paused; libevent stops reading the
+   socket above it. Reading stays on below it so that a client who leaves
+   while a handler is pending is noticed (EOF) at once. */
+#define PH_CONN_IN_HIGH  (256 * 1024)
 
 static void
 addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap,
@@ -177,6 +181,7 @@ ph_conn_new(ph_loop *loop, evutil_socket_t fd, const struct sockaddr *peer,
     addr_text(&c->local, c->local_addr, sizeof(c->local_addr),
               &c->local_port);
     bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, PH_CONN_IN_HIGH);
     bufferevent_enable(c->bev, EV_READ);
     return c;
 }
@@ -225,11 +230,23 @@ ph_conn_set_timeout(struct ph_conn *c, unsigned seconds)
                              seconds ? &tv : NULL);
 }
 
+/* A soft pause: input is no longer handed to the protocol, but the
+   socket is still read (up to PH_CONN_IN_HIGH) so EOF and errors arrive. */
 void
 ph_conn_pause_read(struct ph_conn *c)
 {
     c->read_paused = true;
-    bufferevent_disable(c->bev, EV_READ);
+}
+
+/* After a timeout libevent has disabled the direction that timed out. */
+void
+ph_conn_rearm(struct ph_conn *c)
+{
+    if (c->dead || c->closing)
+        return;
+    bufferevent_enable(c->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+        bufferevent_enable(c->bev, EV_WRITE);
 }
 
 void

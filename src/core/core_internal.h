@@ -125,6 +125,7 @@ size_t ph_conn_output_len(struct ph_conn *c);
 int ph_conn_write(struct ph_conn *c, const void *p, size_t len);
 void ph_conn_set_timeout(struct ph_conn *c, unsigned seconds);
 void ph_conn_pause_read(struct ph_conn *c);
+void ph_conn_rearm(struct ph_conn *c);
 void ph_conn_resume_read(struct ph_conn *c);
 /* Stops reading; once output is written, ops->on_event(PH_CONN_CLOSED). */
 void ph_conn_close_after_flush(struct ph_conn *c);

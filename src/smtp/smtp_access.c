@@ -68,6 +68,10 @@ ph_smtp_session_path(ph_smtp_session *s)
 const struct ph_smtp_param *
 ph_smtp_session_path_params(ph_smtp_session *s, size_t *n_out)
 {
+    if (s->cur_id != SMTP_V_MAIL && s->cur_id != SMTP_V_RCPT) {
+        *n_out = 0;
+        return NULL;
+    }
     *n_out = s->npath_params;
     return s->npath_params ? s->path_params : NULL;
 }

@@ -85,6 +85,8 @@ end_of_data(ph_smtp_session *s)
         expect = (unsigned)tx->nrcpts;
     strcpy(s->cur_verb, "EOM");
     if (tx->err_code == 0) {
+        /* The program hears eom; from now on never tx_abort as well. */
+        s->data_aborted = true;
         smtp_run_handler(s, SMTP_V_EOM, "EOM", eom_step, "", expect);
         return;
     }
@@ -102,7 +104,8 @@ feed_slice(ph_smtp_session *s, const char *p, size_t len)
 {
     size_t used = 0, out_len, n;
 
-    while (used < len && !ph_smtp_data_done(&s->dr)) {
+    while (used < len && !ph_smtp_data_done(&s->dr) && !s->dead &&
+           s->state == SMTP_S_DATA) {
         size_t take = len - used < SMTP_DATA_SLICE ? len - used : SMTP_DATA_SLICE;
         n = ph_smtp_data_feed(&s->dr, p + used, take, s->data_out,
                               &out_len);
@@ -129,9 +132,14 @@ smtp_data_read(ph_smtp_session *s)
         if (n <= 0)
             return false;
         used = 0;
-        for (i = 0; i < n && i < 8 && !ph_smtp_data_done(&s->dr); i++)
+        for (i = 0; i < n && i < 8 && !ph_smtp_data_done(&s->dr) &&
+                    s->state == SMTP_S_DATA; i++)
             used += feed_slice(s, v[i].iov_base, v[i].iov_len);
+        if (s->dead)
+            return false;
         evbuffer_drain(in, used);
+        if (s->state != SMTP_S_DATA)
+            return false;       /* closed by the program meanwhile */
         if (ph_smtp_data_done(&s->dr)) {
             end_of_data(s);
             return true;

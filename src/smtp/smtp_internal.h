@@ -151,6 +151,11 @@ struct ph_smtp_session {
     char                    *chunk;        /* BODY chunk being filled */
     size_t                   chunk_len, chunk_size, chunk_cap;
     bool                     line_mode;
+    bool                     in_body_cb;   /* inside cb.body */
+    bool                     chunking_pending, next_line_mode;
+    size_t                   next_chunk_size;
+    bool                     greeted;      /* CONNECT step ran */
+    bool                     unlinked;     /* off the server's list */
     bool                     data_aborted; /* tx_abort already called */
     void                    *user_data;
     struct timeval           started;

@@ -9,18 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void apply_chunking(ph_smtp_session *s);
+
 static void
 body_out(ph_smtp_session *s, const char *p, size_t len)
 {
-    if (len > 0 && s->srv && s->srv->cb.body && s->tx.err_code == 0)
-        s->srv->cb.body(s, p, len);
+    if (len == 0 || s->srv == NULL || s->srv->cb.body == NULL ||
+        s->tx.err_code != 0)
+        return;
+    s->in_body_cb = true;
+    s->srv->cb.body(s, p, len);
+    s->in_body_cb = false;
+    if (s->chunking_pending)
+        apply_chunking(s);      /* the callback changed modes: now safe */
 }
 
 static void
 chunk_flush(ph_smtp_session *s)
 {
-    body_out(s, s->chunk, s->chunk_len);
-    s->chunk_len = 0;
+    size_t len = s->chunk_len;
+
+    s->chunk_len = 0;           /* first: the callback may flush again */
+    body_out(s, s->chunk, len);
 }
 
 /* Line mode: one BODY call per CRLF line (or per chunk_size piece). */
@@ -201,13 +211,15 @@ smtp_message_free(ph_smtp_session *s)
  * middle of a message: what is buffered goes out first, then the buffer
  * grows if it must. On ENOMEM the old size stays.
  */
-void
-smtp_message_set_chunking(ph_smtp_session *s, bool line_mode,
-                          size_t chunk_size)
+static void
+apply_chunking(ph_smtp_session *s)
 {
+    size_t chunk_size = s->next_chunk_size;
+
+    s->chunking_pending = false;
     if (s->chunk_len > 0)
         chunk_flush(s);
-    s->line_mode = line_mode;
+    s->line_mode = s->next_line_mode;
     if (chunk_size == 0 || chunk_size == s->chunk_size)
         return;
     if (s->chunk != NULL && chunk_size > s->chunk_cap) {
@@ -218,6 +230,19 @@ smtp_message_set_chunking(ph_smtp_session *s, bool line_mode,
         s->chunk_cap = chunk_size;
     }
     s->chunk_size = chunk_size;
+}
+
+/* From inside a body callback the change waits until it returns: the
+   chunk it was handed must stay valid and must not be handed again. */
+void
+smtp_message_set_chunking(ph_smtp_session *s, bool line_mode,
+                          size_t chunk_size)
+{
+    s->next_line_mode = line_mode;
+    s->next_chunk_size = chunk_size;
+    s->chunking_pending = true;
+    if (!s->in_body_cb)
+        apply_chunking(s);
 }
 
 void

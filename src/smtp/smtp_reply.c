@@ -23,7 +23,7 @@ wants_enh(const ph_smtp_session *s, int code)
         return false;
     switch (s->cur_id) {
     case SMTP_V_CONNECT: case SMTP_V_HELO: case SMTP_V_EHLO: case SMTP_V_LHLO:
-        return code / 100 == 2 ? false : true;
+        return false;
     default:
         return true;
     }
@@ -54,6 +54,17 @@ smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
 }
 
 /* What a reply to the current command changes in the session. */
+/* The 2xx went out but its effect could not be recorded (ENOMEM): tell
+   the client and close (STYLE 5), rather than go on in a wrong state. */
+static void
+commit_failed(ph_smtp_session *s)
+{
+    const char *line = "Out of memory, closing connection";
+
+    smtp_send_reply(s, 421, "4.3.0", &line, 1);
+    s->close_after_reply = true;
+}
+
 static void
 commit(ph_smtp_session *s, int code)
 {
@@ -72,15 +83,15 @@ commit(ph_smtp_session *s, int code)
         break;
     case SMTP_V_MAIL:
         if (ok && smtp_commit_mail(s) != 0)
-            s->close_after_reply = true;
+            commit_failed(s);
         break;
     case SMTP_V_RCPT:
         if (ok && smtp_commit_rcpt(s) != 0)
-            s->close_after_reply = true;
+            commit_failed(s);
         break;
     case SMTP_V_DATA:
         if (code == 354 && smtp_data_begin(s) != 0)
-            s->close_after_reply = true;
+            commit_failed(s);
         break;
     case SMTP_V_RSET:
         if (ok)
@@ -142,6 +153,10 @@ reply_lines(ph_smtp_session *s, int code, const char *enh,
         return PH_ECLOSED;
     if (code < 200 || code > 599 || n == 0)
         return PH_EINVAL;
+    /* One reply per command (n per LMTP message): an extra one would put
+       a pipelining client out of step (STYLE 3). */
+    if (s->expect == 0)
+        return PH_ESTATE;
     rc = smtp_send_reply(s, code, enh, lines, n);
     if (rc == PH_EINVAL)
         return rc;

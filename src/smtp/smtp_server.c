@@ -69,6 +69,7 @@ accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
         smtp_session_shutdown(s, false);
         return;
     }
+    s->greeted = true;          /* from now on the program hears disconnect */
     smtp_run_handler(s, SMTP_V_CONNECT, "CONNECT", srv->connect_handler, "",
                      1);
 }

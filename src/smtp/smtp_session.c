@@ -71,8 +71,9 @@ unlink_session(ph_smtp_session *s)
 {
     ph_smtp_server *srv = s->srv;
 
-    if (srv == NULL)
+    if (srv == NULL || s->unlinked)
         return;
+    s->unlinked = true;
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -97,21 +98,25 @@ elapsed_ms(const struct timeval *t0)
 static void
 session_finish(ph_smtp_session *s, const char *reason)
 {
+    ph_smtp_server *srv = s->srv;
+
     if (s->dead)
         return;
     s->dead = true;
+    /* Off the server's list before any program callback runs, so that
+       nothing the callback does can find this session half gone. */
+    unlink_session(s);
     ph_log(s->loop, PH_LOG_INFO, "session=%s event=disconnect peer=%s "
            "reason=%s transactions=%u errors=%u duration_ms=%ld", s->id,
            s->conn->peer_addr, reason, s->ntx, s->nerrors,
            elapsed_ms(&s->started));
     if (s->tx.sender != NULL || s->state == SMTP_S_DATA)
         smtp_tx_reset(s, true);
-    if (s->srv && s->srv->cb.disconnect)
-        s->srv->cb.disconnect(s);
+    if (s->greeted && srv && srv->cb.disconnect)
+        srv->cb.disconnect(s);
     ph_conn_free(s->conn);
     s->conn = NULL;
     smtp_msgbufs_give_back(s);
-    unlink_session(s);
     s->srv = NULL;
     ph_smtp_session_unref(s);
 }
@@ -214,7 +219,7 @@ flag_check(ph_smtp_session *s, const struct smtp_verb *v, const char *arg)
         code = 501, msg = "Syntax error: argument required";
     if (msg == NULL)
         return 0;
-    s->cur_id = SMTP_V_OTHER;
+    s->cur_id = v->id;          /* only a 2xx commits: a 50x changes nothing */
     s->expect = 1;
     ph_smtp_reply(s, code, code == 503 ? "5.5.1" : "5.5.4", "%s", msg);
     return -1;
@@ -337,8 +342,7 @@ session_event(void *ctx, enum ph_conn_event ev)
         if (s->waiting) {
             /* The program is still working: that is not the client's
                fault, so keep the session. */
-            ph_conn_set_timeout(s->conn, s->srv->limits.idle_timeout);
-            bufferevent_enable(s->conn->bev, EV_WRITE);
+            ph_conn_rearm(s->conn);
             return;
         }
         ph_log(s->loop, PH_LOG_INFO, "session=%s event=timeout", s->id);

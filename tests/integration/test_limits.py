@@ -161,12 +161,12 @@ class Idle(phtest.TestCase):
         srv.wait_line(r"^DISCONNECT$")
 
     def test_activity_resets_timer(self):
-        srv = self.start_testd("-I", "1")
+        srv = self.start_testd("-I", "2")
         c = session(self, srv)
-        for _ in range(3):
-            time.sleep(0.6)
+        for _ in range(3):              # 1.5 s in all: more than 2 s idle
+            time.sleep(0.5)             # only if NOOP did not reset it
             c.cmd("NOOP", 250)
-        c.expect(421, "4.4.2", timeout=4)
+        c.expect(421, "4.4.2", timeout=6)
         c.expect_eof()
 
 

@@ -75,9 +75,10 @@ class Sequencing(phtest.TestCase):
         self.c.expect(250)
 
     def test_helo_ehlo_need_argument(self):
-        self.c.cmd("EHLO", 501, "5.5.4")
-        self.c.cmd("HELO", 501, "5.5.4")
-        self.c.cmd("HELO a b", 501, "5.5.4")
+        # RFC 2034 3: no enhanced code in replies to HELO/EHLO
+        self.c.cmd("EHLO", 501, "Syntax error")
+        self.c.cmd("HELO", 501, "Syntax error")
+        self.c.cmd("HELO a b", 501, "Syntax: HELO hostname")
         self.c.cmd("HELO client.example", 250, "testd.example")
 
     def test_bad_path_syntax(self):
