@@ -1,1 +1,310 @@
-/* pop3_server.c: being written */
+/*
+ * pop3_server.c -- the server object (the seed's spawn): options and
+ * defaults, listeners (with the seed's listener_failed event), the verb
+ * table and its defaults, the pipeline, accept, shutdown.
+ */
+#include "pop3/pop3_internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const struct pop3_verb default_verbs[] = {
+    { "USER", pop3_cmd_user, POP3_M_AUTH, -1 },
+    { "PASS", pop3_cmd_pass, POP3_M_AUTH, -1 },
+    { "APOP", pop3_cmd_apop, POP3_M_AUTH, -1 },
+    { "AUTH", pop3_cmd_auth, POP3_M_AUTH, -1 },
+    { "CAPA", pop3_cmd_capa, POP3_M_ANY, -1 },
+    { "QUIT", pop3_cmd_quit, POP3_M_ANY, -1 },
+    { "NOOP", pop3_cmd_noop, POP3_M_TRANS, -1 },
+    { "STAT", pop3_cmd_stat, POP3_M_TRANS, -1 },
+    { "LIST", pop3_cmd_list, POP3_M_TRANS, -1 },
+    { "RETR", pop3_cmd_retr, POP3_M_TRANS, -1 },
+    { "DELE", pop3_cmd_dele, POP3_M_TRANS, -1 },
+    { "RSET", pop3_cmd_rset, POP3_M_TRANS, -1 },
+    { "TOP", pop3_cmd_top, POP3_M_TRANS, -1 },
+    { "UIDL", pop3_cmd_uidl, POP3_M_TRANS, -1 },
+};
+#define NDEFAULT (sizeof(default_verbs) / sizeof(default_verbs[0]))
+
+ph_pop3_handler *
+ph_pop3_default_handler(const char *verb)
+{
+    for (size_t i = 0; i < NDEFAULT; i++)
+        if (strcasecmp(default_verbs[i].name, verb) == 0)
+            return default_verbs[i].handler;
+    return NULL;
+}
+
+static void
+fill_limits(struct ph_pop3_limits *l)
+{
+    if (l->max_line_len == 0)
+        l->max_line_len = 255;
+    if (l->max_line_len < 16)
+        l->max_line_len = 16;
+    if (l->max_errors == 0)
+        l->max_errors = 10;
+    if (l->idle_timeout == 0)
+        l->idle_timeout = 600;
+    if (l->auth_fail_delay_ms == 0)
+        l->auth_fail_delay_ms = 1000;
+}
+
+static char *
+host_name(const char *given)
+{
+    char name[256];
+
+    if (given != NULL)
+        return strdup(given);
+    if (gethostname(name, sizeof(name) - 1) != 0)
+        strcpy(name, "localhost");
+    name[sizeof(name) - 1] = '\0';
+    return strdup(name);
+}
+
+static void
+accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
+               socklen_t peer_len)
+{
+    ph_pop3_server *srv = ctx;
+
+    if (pop3_session_new(srv, fd, peer, peer_len) == NULL)
+        ph_log(srv->loop, PH_LOG_ERROR, "event=accept_failed error=ENOMEM");
+}
+
+/* The seed's pop3d_listener_failed: (operation, errno, text). */
+static void
+listener_failed(void *ctx, const char *op, int errnum, const char *errstr)
+{
+    ph_pop3_server *srv = ctx;
+    struct ph_event ev;
+    char            num[16];
+
+    snprintf(num, sizeof(num), "%d", errnum);
+    ph_event_init(&ev, srv->pl, PH_HOOK_SERVER, "listener_failed", NULL, 0);
+    ph_event_add_arg(&ev, op);
+    ph_event_add_arg(&ev, num);
+    ph_event_add_arg(&ev, errstr);
+    pop3_event_dispatch(srv, &ev);
+    ph_event_cleanup(&ev);
+}
+
+static int
+init_tables(ph_pop3_server *srv)
+{
+    srv->verbs = malloc(sizeof(default_verbs) + 8 * sizeof(*srv->verbs));
+    if (srv->verbs == NULL)
+        return PH_ENOMEM;
+    memcpy(srv->verbs, default_verbs, sizeof(default_verbs));
+    srv->nverbs = NDEFAULT;
+    srv->verbs_cap = NDEFAULT + 8;
+    srv->pl = ph_pipeline_new(srv, pop3_event_sink);
+    if (srv->pl == NULL)
+        return PH_ENOMEM;
+    srv->ev_connection = ph_pipeline_event_id(srv->pl, "connection");
+    srv->ev_disconnected = ph_pipeline_event_id(srv->pl, "disconnected");
+    srv->ev_response = ph_pipeline_event_id(srv->pl, "response");
+    return srv->ev_response < 0 ? PH_ENOMEM : 0;
+}
+
+ph_pop3_server *
+ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
+{
+    ph_pop3_server *srv;
+
+    if (loop == NULL || o == NULL || o->port < PH_PORT_ANY || o->port > 65535)
+        return NULL;
+    if ((srv = calloc(1, sizeof(*srv))) == NULL)
+        return NULL;
+    srv->loop = loop;
+    srv->limits = o->limits;
+    fill_limits(&srv->limits);
+    srv->alias = strdup(o->alias ? o->alias : "pop3d");
+    srv->hostname = host_name(o->hostname);
+    srv->version = strdup(o->version ? o->version
+                                     : "posthorn " PH_VERSION_STRING);
+    srv->greet = o->handle_connects >= 0;
+    srv->apop = o->apop;
+    srv->reuse_port = o->reuse_port;
+    srv->md = o->maildrop ? o->maildrop : &ph_maildir_ops;
+    srv->md_ctx = o->maildrop_ctx;
+    srv->user_data = o->user_data;
+    if (!srv->alias || !srv->hostname || !srv->version ||
+        init_tables(srv) != 0) {
+        ph_pop3_server_free(srv);
+        return NULL;
+    }
+    if (o->address != NULL) {
+        char addr[128];
+        int  port = o->port == 0 ? PH_POP3_DEFAULT_PORT
+                    : o->port == PH_PORT_ANY ? 0 : o->port;
+        snprintf(addr, sizeof(addr), strchr(o->address, ':') ? "[%s]:%d"
+                 : "%s:%d", o->address, port);
+        ph_pop3_server_listen(srv, addr);
+    }
+    return srv;
+}
+
+int
+ph_pop3_server_listen(ph_pop3_server *srv, const char *addr)
+{
+    struct ph_listener *l;
+
+    if (srv->nlisteners == POP3_MAX_LISTENERS) {
+        listener_failed(srv, "listen", EMFILE, "too many listeners");
+        return PH_ELIMIT;
+    }
+    l = &srv->listeners[srv->nlisteners];
+    if (ph_listener_open(l, srv->loop, addr, srv->reuse_port, accept_session,
+                         srv, listener_failed, srv) != 0)
+        return PH_EIO;
+    srv->nlisteners++;
+    if (ph_log_enabled(srv->loop, PH_LOG_INFO)) {
+        char text[64];
+        ph_log(srv->loop, PH_LOG_INFO, "event=listen server=%s addr=%s "
+               "proto=pop3", srv->alias, ph_addr_format(
+                   (struct sockaddr *)&l->addr, text, sizeof(text)));
+    }
+    return 0;
+}
+
+static void
+close_listeners(ph_pop3_server *srv)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        ph_listener_close(&srv->listeners[i]);
+    srv->nlisteners = 0;
+}
+
+void
+ph_pop3_server_shutdown(ph_pop3_server *srv)
+{
+    ph_pop3_session *s, *next;
+
+    close_listeners(srv);
+    for (s = srv->sessions; s != NULL; s = next) {
+        next = s->next;
+        pop3_status_line(s, PH_POP3_ERR_SYS_TEMP, "Server shutting down");
+        pop3_session_close(s);
+    }
+}
+
+void
+ph_pop3_server_free(ph_pop3_server *srv)
+{
+    if (srv == NULL)
+        return;
+    close_listeners(srv);
+    pop3_session_destroy_all(srv);
+    ph_pipeline_free(srv->pl);
+    pop3_listeners_free(srv);
+    free(srv->verbs);
+    free(srv->alias);
+    free(srv->hostname);
+    free(srv->version);
+    free(srv);
+}
+
+int
+ph_pop3_server_set_handler(ph_pop3_server *srv, const char *verb,
+                           ph_pop3_handler *fn)
+{
+    char   name[POP3_MAX_VERB + 1];
+    size_t i, len = verb ? strlen(verb) : 0;
+
+    if (len == 0 || len > POP3_MAX_VERB)
+        return PH_EINVAL;
+    for (i = 0; i <= len; i++)
+        name[i] = (char)toupper((unsigned char)verb[i]);
+    for (i = 0; i < srv->nverbs; i++) {
+        if (strcmp(srv->verbs[i].name, name) != 0)
+            continue;
+        if (fn == NULL)
+            srv->verbs[i] = srv->verbs[--srv->nverbs];
+        else
+            srv->verbs[i].handler = fn;     /* its states stay */
+        return 0;
+    }
+    if (fn == NULL)
+        return 0;
+    if (srv->nverbs == srv->verbs_cap) {
+        struct pop3_verb *nv = realloc(srv->verbs,
+                                       2 * srv->verbs_cap * sizeof(*nv));
+        if (nv == NULL)
+            return PH_ENOMEM;
+        srv->verbs = nv;
+        srv->verbs_cap *= 2;
+    }
+    memcpy(srv->verbs[srv->nverbs].name, name, len + 1);
+    srv->verbs[srv->nverbs].handler = fn;
+    srv->verbs[srv->nverbs].ev_id = -1;
+    srv->verbs[srv->nverbs++].states = POP3_M_ANY;
+    return 0;
+}
+
+int
+ph_pop3_server_getsockname(ph_pop3_server *srv, size_t idx,
+                           struct sockaddr_storage *ss_out,
+                           socklen_t *len_out)
+{
+    if (idx >= srv->nlisteners)
+        return PH_EINVAL;
+    *ss_out = srv->listeners[idx].addr;
+    *len_out = srv->listeners[idx].addr_len;
+    return 0;
+}
+
+unsigned
+ph_pop3_server_port(ph_pop3_server *srv)
+{
+    const struct sockaddr_storage *ss;
+
+    if (srv->nlisteners == 0)
+        return 0;
+    ss = &srv->listeners[0].addr;
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+void
+ph_pop3_server_set_verify(ph_pop3_server *srv, ph_pop3_verify_fn *fn,
+                          void *ctx)
+{
+    srv->verify = fn;
+    srv->verify_ctx = ctx;
+}
+
+ph_pipeline *ph_pop3_server_pipeline(ph_pop3_server *srv) { return srv->pl; }
+void *ph_pop3_server_data(ph_pop3_server *srv) { return srv->user_data; }
+const char *ph_pop3_server_alias(ph_pop3_server *srv) { return srv->alias; }
+ph_loop *ph_pop3_server_loop(ph_pop3_server *srv) { return srv->loop; }
+unsigned long ph_pop3_session_id(ph_pop3_session *s) { return s->id; }
+ph_pop3_server *ph_pop3_session_server(ph_pop3_session *s) { return s->srv; }
+const char *ph_pop3_session_user(ph_pop3_session *s) { return s->user; }
+void *ph_pop3_session_data(ph_pop3_session *s) { return s->user_data; }
+
+void
+ph_pop3_session_set_data(ph_pop3_session *s, void *data)
+{
+    s->user_data = data;
+}
+
+const char *
+ph_pop3_session_peer_addr(ph_pop3_session *s)
+{
+    return s->conn ? s->conn->peer_addr : "";
+}
+
+unsigned
+ph_pop3_session_peer_port(ph_pop3_session *s)
+{
+    return s->conn ? s->conn->peer_port : 0;
+}

@@ -1,1 +1,434 @@
-/* pop3_session.c: being written */
+/*
+ * pop3_session.c -- one POP3 session (RFC 1939): connection events, the
+ * input loop, command dispatch (plugins -> registered listeners -> the
+ * verb's handler, after the state check), multi-line output driven by the
+ * socket draining, errors, idle timeout and teardown. A session that ends
+ * outside UPDATE deletes nothing.
+ */
+#include "pop3/pop3_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const state_names[] = {
+    "authorization", "transaction", "update", "closing",
+};
+
+static void session_read(void *ctx);
+static void session_drain(void *ctx);
+static void session_event(void *ctx, enum ph_conn_event ev);
+
+static const struct ph_conn_ops session_ops = {
+    .on_read = session_read,
+    .on_drain = session_drain,
+    .on_event = session_event,
+};
+
+void
+pop3_set_state(ph_pop3_session *s, enum pop3_state next)
+{
+    if (s->state == next)
+        return;
+    ph_log(s->loop, PH_LOG_DEBUG, "pop3=%lu state=%s->%s", s->id,
+           state_names[s->state], state_names[next]);
+    s->state = next;
+}
+
+static void
+session_free(ph_pop3_session *s)
+{
+    pop3_auth_cleanup(s);
+    if (s->delay_ev)
+        event_free(s->delay_ev);
+    free(s->deleted);
+    free(s->scratch);
+    free(s->line);
+    free(s->user);
+    free(s);
+}
+
+void
+ph_pop3_session_ref(ph_pop3_session *s)
+{
+    s->refs++;
+}
+
+void
+ph_pop3_session_unref(ph_pop3_session *s)
+{
+    if (s != NULL && --s->refs == 0)
+        session_free(s);
+}
+
+void
+pop3_session_close(ph_pop3_session *s)
+{
+    if (s->dead || s->state == POP3_S_CLOSING)
+        return;
+    pop3_set_state(s, POP3_S_CLOSING);
+    ph_conn_close_after_flush(s->conn);
+}
+
+static void
+emit_simple(ph_pop3_session *s, int id, const char *name)
+{
+    struct ph_event ev;
+    char            cid[24];
+
+    if (s->srv == NULL)
+        return;
+    snprintf(cid, sizeof(cid), "%lu", s->id);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->id);
+    (void)id;
+    ph_event_add_arg(&ev, cid);
+    pop3_event_dispatch(s->srv, &ev);
+    ph_event_cleanup(&ev);
+}
+
+static void
+unlink_session(ph_pop3_session *s)
+{
+    ph_pop3_server *srv = s->srv;
+
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    srv->nsessions--;
+    s->prev = s->next = NULL;
+}
+
+/* The connection is gone. Outside UPDATE nothing is deleted (RFC 1939 6). */
+static void
+session_finish(ph_pop3_session *s, const char *reason)
+{
+    if (s->dead)
+        return;
+    s->dead = true;
+    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=disconnect peer=%s "
+           "user=%s reason=%s", s->id, s->conn->peer_addr,
+           s->user ? s->user : "-", reason);
+    pop3_cursor_reset(s);
+    if (s->delay_ev != NULL)
+        event_del(s->delay_ev);
+    if (s->drop != NULL) {
+        s->srv->md->close(s->drop);
+        s->drop = NULL;
+    }
+    emit_simple(s, s->srv->ev_disconnected, "disconnected");
+    ph_conn_free(s->conn);
+    s->conn = NULL;
+    unlink_session(s);
+    s->srv = NULL;
+    ph_pop3_session_unref(s);
+}
+
+static void
+too_many_errors(ph_pop3_session *s)
+{
+    pop3_status_line(s, PH_POP3_ERR, "Too many errors, closing connection");
+    pop3_session_close(s);
+}
+
+/* The response to the current command has been written. */
+void
+pop3_command_done(ph_pop3_session *s, bool is_error)
+{
+    if (!s->awaiting)
+        return;                 /* unsolicited line: nothing to finish */
+    s->awaiting = false;
+    if (is_error && s->srv && ++s->nerrors >= s->srv->limits.max_errors) {
+        too_many_errors(s);
+        return;
+    }
+    if (s->close_after) {
+        pop3_session_close(s);
+        return;
+    }
+    if (s->waiting) {
+        s->waiting = false;     /* an answer came later: read again */
+        if (s->conn && s->cur.kind == POP3_CUR_NONE)
+            ph_conn_resume_read(s->conn);
+    }
+}
+
+/* Multi-line output: one step now, the rest as the socket drains. */
+static void
+drive_cursor(ph_pop3_session *s)
+{
+    if (!pop3_cursor_step(s))
+        return;
+    s->waiting = false;
+    pop3_command_done(s, false);
+    if (s->conn && !s->dead && s->state != POP3_S_CLOSING)
+        ph_conn_resume_read(s->conn);
+}
+
+static struct pop3_verb *
+find_verb(ph_pop3_server *srv, const char *name)
+{
+    for (size_t i = 0; i < srv->nverbs; i++)
+        if (strcmp(srv->verbs[i].name, name) == 0)
+            return &srv->verbs[i];
+    return NULL;
+}
+
+/* "cmd_<verb>" to plugins and listeners: false if one of them ate it or
+   answered it. Only verbs in the table make events: a client's junk verbs
+   must not fill the pipeline's table of event names. */
+static bool
+command_event(ph_pop3_session *s, struct pop3_verb *v,
+              const struct pop3_cmd *cmd)
+{
+    struct ph_event ev;
+    char            name[8 + POP3_MAX_VERB], cid[24];
+    size_t          i;
+    bool            go_on;
+
+    if (v == NULL)
+        return true;
+    snprintf(name, sizeof(name), "cmd_%s", s->cur_verb);
+    for (i = 4; name[i]; i++)
+        name[i] = (char)tolower((unsigned char)name[i]);
+    if (v->ev_id < 0)
+        v->ev_id = ph_pipeline_event_id(s->srv->pl, name);
+    if (v->ev_id >= 0 && !pop3_event_wanted(s->srv, v->ev_id))
+        return true;            /* nobody listens: skip building it */
+    snprintf(cid, sizeof(cid), "%lu", s->id);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->id);
+    ph_event_add_arg(&ev, cid);
+    for (i = 0; i < cmd->argc; i++)
+        ph_event_add_arg(&ev, cmd->argv[i]);
+    go_on = pop3_event_dispatch(s->srv, &ev);
+    ph_event_cleanup(&ev);
+    return go_on && s->awaiting && !s->dead;
+}
+
+static void
+run_handler(ph_pop3_session *s, struct pop3_verb *v, struct pop3_cmd *cmd)
+{
+    enum ph_pop3_result r;
+
+    ph_pop3_session_ref(s);
+    r = v->handler(s, s->cur_verb, cmd->argc, cmd->argv);
+    if (r == PH_POP3_CLOSE)
+        s->close_after = true;
+    if (s->dead) {
+        ph_pop3_session_unref(s);
+        return;
+    }
+    if (s->cur.kind != POP3_CUR_NONE) {
+        s->waiting = true;
+        drive_cursor(s);
+    } else if (s->awaiting && r == PH_POP3_PENDING) {
+        s->waiting = true;
+        ph_conn_pause_read(s->conn);
+    } else if (s->awaiting) {
+        ph_log(s->loop, PH_LOG_WARN, "pop3=%lu event=no_reply cmd=%s",
+               s->id, s->cur_verb);
+        ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Internal error");
+    } else if (s->close_after) {
+        pop3_session_close(s);
+    }
+    ph_pop3_session_unref(s);
+}
+
+static void
+dispatch_line(ph_pop3_session *s, char *line, size_t len)
+{
+    struct pop3_cmd   cmd;
+    struct pop3_verb *v;
+    size_t            i;
+
+    s->awaiting = true;
+    if (ph_pop3_parse_cmd(line, len, &cmd) != 0) {
+        strcpy(s->cur_verb, "-");
+        ph_pop3_reply(s, PH_POP3_ERR, "Invalid command syntax");
+        return;
+    }
+    for (i = 0; i < cmd.verb_len; i++)
+        s->cur_verb[i] = (char)toupper((unsigned char)cmd.verb[i]);
+    s->cur_verb[i] = '\0';
+    v = find_verb(s->srv, s->cur_verb);
+    if (!command_event(s, v, &cmd)) {
+        if (s->awaiting && !s->dead)    /* eaten without an answer */
+            ph_pop3_reply(s, PH_POP3_ERR, "Command refused");
+        return;
+    }
+    if (s->dead || !s->awaiting)
+        return;
+    if (v == NULL) {
+        ph_pop3_reply(s, PH_POP3_ERR, "Unknown command");
+        return;
+    }
+    if (!(v->states & (s->state == POP3_S_AUTH ? POP3_M_AUTH
+                                               : POP3_M_TRANS))) {
+        ph_pop3_reply(s, PH_POP3_ERR, "Command not valid in this state");
+        return;
+    }
+    run_handler(s, v, &cmd);
+}
+
+static void
+session_read(void *ctx)
+{
+    ph_pop3_session *s = ctx;
+    size_t           len;
+
+    ph_pop3_session_ref(s);
+    while (!s->dead && !s->waiting && !s->awaiting &&
+           s->state != POP3_S_CLOSING && s->cur.kind == POP3_CUR_NONE) {
+        switch (ph_linereader_read(&s->lr, ph_conn_input(s->conn), s->line,
+                                   &len)) {
+        case PH_LINE_NONE:
+            goto out;
+        case PH_LINE_TOO_LONG:
+            s->awaiting = true;
+            strcpy(s->cur_verb, "-");
+            ph_pop3_reply(s, PH_POP3_ERR, "Line too long (max %zu octets)",
+                          s->srv->limits.max_line_len);
+            break;
+        case PH_LINE_OK:
+            if (s->sasl_wait)
+                pop3_sasl_line(s, s->line, len);
+            else
+                dispatch_line(s, s->line, len);
+            break;
+        }
+        if (!s->dead && s->conn && ph_conn_output_high(s->conn)) {
+            ph_conn_pause_read(s->conn);
+            break;
+        }
+    }
+out:
+    ph_pop3_session_unref(s);
+}
+
+static void
+session_drain(void *ctx)
+{
+    ph_pop3_session *s = ctx;
+
+    if (s->dead || s->state == POP3_S_CLOSING)
+        return;
+    if (s->cur.kind != POP3_CUR_NONE) {
+        drive_cursor(s);
+        return;
+    }
+    if (!s->waiting && s->conn->read_paused)
+        ph_conn_resume_read(s->conn);
+}
+
+static void
+session_event(void *ctx, enum ph_conn_event ev)
+{
+    ph_pop3_session *s = ctx;
+
+    switch (ev) {
+    case PH_CONN_TIMEOUT:
+        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=timeout", s->id);
+        /* RFC 1939 3: close without entering UPDATE. */
+        pop3_status_line(s, PH_POP3_ERR, "Disconnected for inactivity");
+        pop3_session_close(s);
+        return;
+    case PH_CONN_EOF:
+        session_finish(s, "eof");
+        return;
+    case PH_CONN_ERROR:
+        session_finish(s, "error");
+        return;
+    case PH_CONN_CLOSED:
+        session_finish(s, "closed");
+        return;
+    }
+}
+
+static void
+connection_event(ph_pop3_session *s)
+{
+    struct ph_event ev;
+    char            cid[24], pport[8], lport[8];
+
+    snprintf(cid, sizeof(cid), "%lu", s->id);
+    snprintf(pport, sizeof(pport), "%u", s->conn->peer_port);
+    snprintf(lport, sizeof(lport), "%u", s->conn->local_port);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, "connection", s, s->id);
+    ph_event_add_arg(&ev, cid);
+    ph_event_add_arg(&ev, s->conn->peer_addr);
+    ph_event_add_arg(&ev, pport);
+    ph_event_add_arg(&ev, s->conn->local_addr);
+    ph_event_add_arg(&ev, lport);
+    pop3_event_dispatch(s->srv, &ev);
+    ph_event_cleanup(&ev);
+}
+
+static void
+greet(ph_pop3_session *s)
+{
+    ph_pop3_server *srv = s->srv;
+    char            line[300];
+
+    if (srv->apop)
+        snprintf(s->timestamp, sizeof(s->timestamp), "<%lu.%lu@%.60s>",
+                 (unsigned long)getpid(), s->id, srv->hostname);
+    snprintf(line, sizeof(line), "%s ready%s%s", srv->version,
+             srv->apop ? " " : "", s->timestamp);
+    pop3_status_line(s, PH_POP3_OK, line);
+}
+
+ph_pop3_session *
+pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
+                 const struct sockaddr *peer, socklen_t peer_len)
+{
+    ph_pop3_session *s = calloc(1, sizeof(*s));
+
+    if (s == NULL || (s->line = malloc(srv->limits.max_line_len + 1)) == 0) {
+        free(s);
+        evutil_closesocket(fd);
+        return NULL;
+    }
+    s->srv = srv;
+    s->loop = srv->loop;
+    s->refs = 1;
+    s->id = ++srv->next_client_id;
+    s->lr.max = srv->limits.max_line_len;
+    s->conn = ph_conn_new(srv->loop, fd, peer, peer_len, &session_ops, s);
+    if (s->conn == NULL) {
+        session_free(s);
+        return NULL;
+    }
+    ph_conn_set_timeout(s->conn, srv->limits.idle_timeout);
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->nsessions++;
+    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=connect peer=%s:%u "
+           "server=%s", s->id, s->conn->peer_addr, s->conn->peer_port,
+           srv->alias);
+    if (srv->limits.max_sessions && srv->nsessions > srv->limits.max_sessions) {
+        pop3_status_line(s, PH_POP3_ERR_SYS_TEMP, "Too many connections");
+        pop3_session_close(s);
+        return s;
+    }
+    connection_event(s);
+    if (srv->greet && !s->dead)
+        greet(s);
+    return s;
+}
+
+/* Server teardown: every session goes, without UPDATE and without a word. */
+void
+pop3_session_destroy_all(ph_pop3_server *srv)
+{
+    while (srv->sessions != NULL) {
+        ph_pop3_session *s = srv->sessions;
+        s->conn->dead = true;
+        session_finish(s, "server_free");
+    }
+}

@@ -1,0 +1,183 @@
+/*
+ * pop3_internal.h -- the POP3 server and session objects, the verb table
+ * and what the pop3_*.c files share. Never installed.
+ *
+ * Ownership: server -> sessions -> maildrop (open from login to the end
+ * of the session) -> the stream of the message being sent.
+ */
+#ifndef PH_POP3_INTERNAL_H
+#define PH_POP3_INTERNAL_H
+
+#include "core/core_internal.h"
+#include "plugin/plugin_internal.h"
+
+#define POP3_MAX_LISTENERS 8
+#define POP3_MAX_ARGS      8
+#define POP3_MAX_VERB      16
+/* Multi-line output is produced in steps of about this much, and resumes
+   when the socket has taken it (STYLE 3: a cursor, never all in memory). */
+#define POP3_OUT_STEP      (64 * 1024)
+
+enum pop3_state {
+    POP3_S_AUTH = 0,     /* AUTHORIZATION */
+    POP3_S_TRANS,        /* TRANSACTION */
+    POP3_S_UPDATE,       /* after QUIT in TRANSACTION */
+    POP3_S_CLOSING,
+};
+
+/* Where a verb is allowed (STYLE 3: data, not code). */
+#define POP3_M_AUTH  0x1u
+#define POP3_M_TRANS 0x2u
+#define POP3_M_ANY   (POP3_M_AUTH | POP3_M_TRANS)
+
+struct pop3_verb {
+    char             name[POP3_MAX_VERB + 1];   /* upper case */
+    ph_pop3_handler *handler;
+    unsigned         states;
+    int              ev_id;      /* "cmd_<verb>" in the pipeline, or -1 */
+};
+
+/* A program's listener (the seed's registered session). */
+struct pop3_listener {
+    ph_pop3_event_fn *fn;
+    void             *ctx;
+    bool              all;
+    int              *ids;       /* registered event ids */
+    size_t            nids;
+};
+
+struct ph_pop3_server {
+    ph_loop                      *loop;
+    char                         *alias, *hostname, *version;
+    struct ph_pop3_limits         limits;
+    bool                          greet, apop, reuse_port;
+    const struct ph_maildrop_ops *md;
+    void                         *md_ctx;
+    void                         *user_data;
+    struct ph_listener            listeners[POP3_MAX_LISTENERS];
+    size_t                        nlisteners;
+    struct pop3_verb             *verbs;
+    size_t                        nverbs, verbs_cap;
+    ph_pop3_verify_fn            *verify;
+    void                         *verify_ctx;
+    ph_pipeline                  *pl;
+    struct pop3_listener         *lsn;
+    size_t                        nlsn;
+    int                           ev_connection, ev_disconnected,
+                                  ev_response, ev_listener_failed;
+    ph_pop3_session              *sessions;
+    unsigned                      nsessions;
+    unsigned long                 next_client_id;
+};
+
+/* What a multi-line response still has to send. */
+enum pop3_cursor_kind {
+    POP3_CUR_NONE = 0,
+    POP3_CUR_MSG,        /* RETR / TOP: a message stream */
+    POP3_CUR_LIST,       /* LIST without argument */
+    POP3_CUR_UIDL,       /* UIDL without argument */
+};
+
+struct pop3_cursor {
+    enum pop3_cursor_kind kind;
+    ph_drop_stream       *st;
+    size_t                next;        /* LIST/UIDL: next index */
+    bool                  bol;         /* at the start of a line */
+    bool                  prev_cr;
+    bool                  top;         /* TOP: stop after body_left lines */
+    bool                  in_body;
+    unsigned long         body_left;
+    bool                  line_empty;  /* current line has no bytes yet */
+};
+
+/* A login being checked: copies, valid until the answer. */
+struct pop3_auth_req {
+    struct ph_pop3_auth pub;
+    char               *buf;           /* holds the strings of pub */
+};
+
+struct ph_pop3_session {
+    ph_pop3_server       *srv;          /* NULL once the server died */
+    ph_loop              *loop;
+    struct ph_conn       *conn;         /* NULL once closed */
+    ph_pop3_session      *prev, *next;
+    unsigned              refs;
+    unsigned long         id;           /* the seed's client id */
+    enum pop3_state       state;
+    bool                  dead;
+    bool                  waiting;      /* handler/auth pending */
+    bool                  awaiting;     /* a command awaits its response */
+    bool                  close_after;  /* close once it is written */
+    bool                  sasl_wait;    /* AUTH PLAIN: expecting "+ " data */
+    unsigned              nerrors;
+    struct ph_linereader  lr;
+    char                 *line;
+    char                  cur_verb[POP3_MAX_VERB + 1];
+    char                 *user;         /* from USER; then the login */
+    char                  timestamp[96];/* APOP greeting <...> */
+    struct pop3_auth_req  auth;
+    bool                  auth_pending;
+    struct event         *delay_ev;     /* failed-login delay */
+    ph_drop              *drop;
+    size_t                nmsgs;
+    unsigned char        *deleted;      /* one byte per message */
+    struct pop3_cursor    cur;
+    char                 *scratch;      /* conversion buffer */
+    void                 *user_data;
+};
+
+/* pop3_session.c */
+ph_pop3_session *pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
+                                  const struct sockaddr *peer,
+                                  socklen_t peer_len);
+void pop3_session_close(ph_pop3_session *s);
+void pop3_set_state(ph_pop3_session *s, enum pop3_state next);
+void pop3_command_done(ph_pop3_session *s, bool is_error);
+void pop3_session_destroy_all(ph_pop3_server *srv);
+
+/* pop3_reply.c */
+int pop3_write_line(ph_pop3_session *s, const char *line, size_t len);
+int pop3_status_line(ph_pop3_session *s, enum ph_pop3_status st,
+                     const char *text);
+void pop3_cursor_start(ph_pop3_session *s, enum pop3_cursor_kind kind);
+/* Produces up to POP3_OUT_STEP of a multi-line response; true when the
+   terminating "." has been written. */
+bool pop3_cursor_step(ph_pop3_session *s);
+void pop3_cursor_reset(ph_pop3_session *s);
+
+/* pop3_events.c */
+/* True if a plugin or a listener wants event id. */
+bool pop3_event_wanted(ph_pop3_server *srv, int id);
+void pop3_event_sink(void *server, struct ph_event *ev);
+/* Plugins then listeners; false if a plugin ate it. */
+bool pop3_event_dispatch(ph_pop3_server *srv, struct ph_event *ev);
+void pop3_listeners_free(ph_pop3_server *srv);
+
+/* pop3_parse.c (pure) */
+struct pop3_cmd {
+    const char *verb;
+    size_t      verb_len;
+    size_t      argc;
+    const char *argv[POP3_MAX_ARGS];
+};
+/* Splits line (NUL-terminated, CRLF removed) in place. 0, or -1 for a
+   bad character (CR, LF, NUL) / empty verb / too many arguments. */
+int ph_pop3_parse_cmd(char *line, size_t len, struct pop3_cmd *out);
+/* "1".."n": the 0-based index, or -1 if not a valid decimal number in
+   range (no sign, no leading zeros beyond "0"... see RFC 1939). */
+long ph_pop3_parse_msgnum(const char *text, size_t nmsgs);
+/* Strict unsigned decimal (TOP's line count); -1 if invalid. */
+long ph_pop3_parse_count(const char *text);
+/* RFC 4648 base64 decode into out (cap); length or -1. */
+long ph_base64_decode(const char *in, size_t len, char *out, size_t cap);
+
+/* pop3_cmd_*.c: the default handlers */
+ph_pop3_handler pop3_cmd_user, pop3_cmd_pass, pop3_cmd_apop, pop3_cmd_auth,
+                pop3_cmd_capa, pop3_cmd_quit, pop3_cmd_stat, pop3_cmd_list,
+                pop3_cmd_retr, pop3_cmd_dele, pop3_cmd_noop, pop3_cmd_rset,
+                pop3_cmd_top, pop3_cmd_uidl;
+void pop3_sasl_line(ph_pop3_session *s, char *line, size_t len);
+void pop3_auth_cleanup(ph_pop3_session *s);
+void pop3_update(ph_pop3_session *s);
+
+#endif
