@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include <posthorn/loop.h>
+#include <posthorn/plugin.h>
 #include <posthorn/reply.h>
 
 #ifndef PH_API
@@ -216,6 +217,15 @@ PH_API int ph_smtp_server_add_extension(ph_smtp_server *srv,
                                         const char *ehlo_line);
 PH_API int ph_smtp_server_allow_param(ph_smtp_server *srv, bool for_rcpt,
                                       const char *keyword);
+/* The server's plugin pipeline (plugin.h). Inbound events (args start
+   with the session id): "connection" (peer addr, peer port, local addr,
+   local port), "cmd_<verb>" for table verbs and "unknown" otherwise
+   (verb, argument text; after the sequencing checks, before the handler),
+   "header" (name, value), "eom" (size), "disconnected". A plugin that
+   eats a command or eom must have replied with ph_smtp_reply() (else the
+   client gets 451 4.3.0). Outbound: "response" (code, enhanced code or
+   "", lines...), which plugins may rewrite or suppress. */
+PH_API ph_pipeline *ph_smtp_server_pipeline(ph_smtp_server *srv);
 PH_API void *ph_smtp_server_data(ph_smtp_server *srv);
 PH_API void ph_smtp_server_set_data(ph_smtp_server *srv, void *data);
 PH_API const char *ph_smtp_server_hostname(ph_smtp_server *srv);

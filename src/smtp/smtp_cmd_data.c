@@ -6,6 +6,7 @@
  */
 #include "smtp/smtp_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,9 +86,19 @@ end_of_data(ph_smtp_session *s)
         expect = (unsigned)tx->nrcpts;
     strcpy(s->cur_verb, "EOM");
     if (tx->err_code == 0) {
+        char        size[24];
+        const char *args[1] = { size };
+        bool        go_on;
+
         /* The program hears eom; from now on never tx_abort as well. */
         s->data_aborted = true;
-        smtp_run_handler(s, SMTP_V_EOM, "EOM", eom_step, "", expect);
+        s->cur_id = SMTP_V_EOM;     /* a plugin may answer it */
+        s->expect = expect;
+        s->replied = 0;
+        snprintf(size, sizeof(size), "%zu", tx->size);
+        go_on = smtp_plugins_inbound(s, s->srv->ev_eom, "eom", args, 1);
+        smtp_run_handler(s, SMTP_V_EOM, "EOM", go_on ? eom_step : NULL, "",
+                         expect);
         return;
     }
     s->cur_id = SMTP_V_EOM;

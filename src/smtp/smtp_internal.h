@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/core_internal.h"
+#include "plugin/plugin_internal.h"
 #include "smtp/smtp_parse.h"
 
 #define SMTP_MAX_LISTENERS 8
@@ -67,6 +68,7 @@ struct smtp_verb {
     unsigned           flags;
     smtp_check_fn     *check;    /* parse/validate; replies on failure */
     ph_smtp_handler   *handler;  /* the program's or the default */
+    int                ev_id;    /* "cmd_<verb>" in the pipeline, or -1 */
 };
 
 struct ph_smtp_server {
@@ -94,6 +96,9 @@ struct ph_smtp_server {
     ph_smtp_session         *sessions;     /* doubly linked */
     unsigned                 nsessions;
     bool                     shutting_down;
+    ph_pipeline             *pl;
+    int                      ev_connection, ev_unknown, ev_header, ev_eom,
+                             ev_disconnected, ev_response;
     struct smtp_msgbufs      buf_cache[SMTP_BUF_CACHE];
     size_t                   nbuf_cache;
 };
@@ -189,6 +194,18 @@ enum ph_result smtp_default_unknown(ph_smtp_session *s, const char *verb,
                                     const char *arg);
 enum ph_result smtp_default_connect(ph_smtp_session *s, const char *verb,
                                     const char *arg);
+
+/* smtp_plugins.c */
+int  smtp_plugins_init(ph_smtp_server *srv);
+bool smtp_plugins_inbound(ph_smtp_session *s, int ev_id, const char *name,
+                          const char *const *args, size_t n);
+bool smtp_plugins_command(ph_smtp_session *s, struct smtp_verb *v,
+                          const char *arg);
+bool smtp_plugins_header(ph_smtp_session *s, const char *name, size_t nlen,
+                         const char *value, size_t vlen);
+bool smtp_plugins_response(ph_smtp_session *s, int *code, const char **enh,
+                           const char *const *lines, size_t n, char *buf,
+                           size_t cap, bool with_enh, int *len_out);
 
 /* smtp_cmd_helo.c */
 enum ph_result smtp_cmd_helo(ph_smtp_session *s, const char *verb,

@@ -95,7 +95,11 @@ hs_header(void *ctx, const char *name, size_t nlen, const char *value,
 {
     ph_smtp_session *s = ctx;
 
-    if (s->srv && s->srv->cb.header && s->tx.err_code == 0)
+    if (s->srv == NULL || s->tx.err_code != 0)
+        return;
+    if (!smtp_plugins_header(s, name, nlen, value, vlen))
+        return;                 /* a plugin ate it */
+    if (s->srv && s->srv->cb.header)
         s->srv->cb.header(s, name, nlen, value, vlen);
 }
 

@@ -39,8 +39,15 @@ smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
     /* After a 421 (or QUIT's 221) nothing more may reach the client. */
     if (s->dead || s->conn == NULL || s->state == SMTP_S_CLOSING)
         return PH_ECLOSED;
-    len = ph_smtp_format_reply(buf, sizeof(buf), code, enh, lines, n,
-                               wants_enh(s, code));
+    if (s->srv != NULL &&
+        ph_pipeline_wants(s->srv->pl, PH_HOOK_CLIENT, s->srv->ev_response)) {
+        if (!smtp_plugins_response(s, &code, &enh, lines, n, buf,
+                                   sizeof(buf), wants_enh(s, code), &len))
+            return 0;           /* suppressed: nothing on the wire */
+    } else {
+        len = ph_smtp_format_reply(buf, sizeof(buf), code, enh, lines, n,
+                                   wants_enh(s, code));
+    }
     if (len < 0)
         return PH_EINVAL;
     if (code >= 400 && ph_log_enabled(s->loop, PH_LOG_INFO)) {

@@ -49,6 +49,20 @@ default_hostname(void)
     return strdup(name);
 }
 
+/* "connection" for plugins: false if one ate it (and answered). */
+static bool
+connection_event(ph_smtp_session *s)
+{
+    char        pport[8], lport[8];
+    const char *args[4] = { s->conn->peer_addr, pport, s->conn->local_addr,
+                            lport };
+
+    snprintf(pport, sizeof(pport), "%u", s->conn->peer_port);
+    snprintf(lport, sizeof(lport), "%u", s->conn->local_port);
+    return smtp_plugins_inbound(s, s->srv->ev_connection, "connection", args,
+                                4);
+}
+
 static void
 accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
                socklen_t peer_len)
@@ -70,7 +84,10 @@ accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
         return;
     }
     s->greeted = true;          /* from now on the program hears disconnect */
-    smtp_run_handler(s, SMTP_V_CONNECT, "CONNECT", srv->connect_handler, "",
+    s->cur_id = SMTP_V_CONNECT; /* a plugin may answer the greeting */
+    s->expect = 1;
+    smtp_run_handler(s, SMTP_V_CONNECT, "CONNECT",
+                     connection_event(s) ? srv->connect_handler : NULL, "",
                      1);
 }
 
@@ -102,7 +119,7 @@ ph_smtp_server_new(ph_loop *loop, const struct ph_smtp_options *opts)
     srv->default_handler = smtp_default_unknown;
     srv->connect_handler = smtp_default_connect;
     if (srv->alias == NULL || srv->hostname == NULL ||
-        smtp_verbs_init(srv) != 0) {
+        smtp_verbs_init(srv) != 0 || smtp_plugins_init(srv) != 0) {
         ph_smtp_server_free(srv);
         return NULL;
     }
@@ -219,6 +236,7 @@ ph_smtp_server_free(ph_smtp_server *srv)
         s->conn->ops->on_event(s, PH_CONN_ERROR);
     }
     smtp_msgbufs_cache_free(srv);
+    ph_pipeline_free(srv->pl);
     free(srv->verbs);
     free_strv(srv->ext_lines, srv->next_lines);
     free_strv(srv->mail_params, srv->nmail_params);
@@ -281,6 +299,7 @@ ph_smtp_server_set_handler(ph_smtp_server *srv, const char *verb,
     memset(v, 0, sizeof(*v));
     memcpy(v->name, name, len + 1);
     v->handler = fn;
+    v->ev_id = -1;
     return 0;
 }
 

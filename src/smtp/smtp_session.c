@@ -112,8 +112,14 @@ session_finish(ph_smtp_session *s, const char *reason)
            elapsed_ms(&s->started));
     if (s->tx.sender != NULL || s->state == SMTP_S_DATA)
         smtp_tx_reset(s, true);
-    if (s->greeted && srv && srv->cb.disconnect)
-        srv->cb.disconnect(s);
+    if (s->greeted && srv) {
+        /* Plugins hear it; the program's cleanup runs whatever they say. */
+        s->srv = srv;
+        smtp_plugins_inbound(s, srv->ev_disconnected, "disconnected", NULL,
+                             0);
+        if (srv->cb.disconnect)
+            srv->cb.disconnect(s);
+    }
     ph_conn_free(s->conn);
     s->conn = NULL;
     smtp_msgbufs_give_back(s);
@@ -164,12 +170,14 @@ smtp_run_handler(ph_smtp_session *s, enum smtp_verb_id id, const char *verb,
 {
     enum ph_result r;
 
-    s->cur_id = id;
-    s->expect = expect;
-    s->replied = 0;
+    if (fn != NULL) {
+        s->cur_id = id;
+        s->expect = expect;
+        s->replied = 0;
+    }   /* else a plugin took the step: its reply may be out already */
     ph_smtp_session_ref(s);
     s->in_dispatch = true;
-    r = fn(s, verb, arg);
+    r = fn ? fn(s, verb, arg) : PH_OK;      /* NULL: a plugin took it */
     s->in_dispatch = false;
     if (r == PH_CLOSE) {
         if (s->expect == 0)
@@ -260,8 +268,11 @@ smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len)
     arg[cmd.arg.len] = '\0';             /* line has room: CRLF was here */
     v = smtp_verb_find(s->srv, s->cur_verb, cmd.verb.len);
     if (v == NULL) {
+        s->expect = 1;
+        s->cur_id = SMTP_V_OTHER;
         smtp_run_handler(s, SMTP_V_OTHER, s->cur_verb,
-                         s->srv->default_handler, arg, 1);
+                         smtp_plugins_command(s, NULL, arg)
+                             ? s->srv->default_handler : NULL, arg, 1);
         return;
     }
     if (flag_check(s, v, arg) != 0)
@@ -273,6 +284,10 @@ smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len)
         memcpy(s->path_text, arg, cmd.arg.len + 1);  /* name to commit */
     if (v->check && v->check(s, arg) != 0)
         return;                          /* it has replied */
+    if (!smtp_plugins_command(s, v, arg)) {
+        smtp_run_handler(s, v->id, s->cur_verb, NULL, arg, 1);
+        return;
+    }
     smtp_run_handler(s, v->id, s->cur_verb, v->handler, arg, 1);
 }
 

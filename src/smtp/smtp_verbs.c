@@ -146,6 +146,7 @@ smtp_verbs_init(ph_smtp_server *srv)
         v->flags = d->flags;
         v->check = d->check;
         v->handler = d->handler;
+        v->ev_id = -1;
     }
     return 0;
 }

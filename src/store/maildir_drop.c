@@ -572,8 +572,11 @@ md_cache_save(struct ph_drop *d)
     w.buf = md_iobuf(d);
     if (w.buf == NULL)
         return;
+    /* Fresh file, never an existing one: the user owns the Maildir and
+       could have left a link to something else under the temporary name. */
+    unlinkat(d->dirfd, PH_MD_SIZES_TMP, 0);
     w.fd = openat(d->dirfd, PH_MD_SIZES_TMP,
-                  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   0600);
     if (w.fd < 0)
         return;

@@ -104,6 +104,19 @@ fail:
     return LOCK_FAILED;
 }
 
+/* Takeover truncates the file in place, so it must be what we would have
+   created: the user owns the Maildir and could have put a hard link to
+   another file there (which matters if the program runs as root). */
+static bool
+lock_is_plain(int fd)
+{
+    struct stat sb;
+
+    if (fstat(fd, &sb) < 0)
+        return false;
+    return S_ISREG(sb.st_mode) && sb.st_nlink == 1 && sb.st_size < 32;
+}
+
 /* Called with the flock held: is the holder named in the file gone? */
 static bool
 lock_is_stale(int fd)
@@ -149,6 +162,11 @@ lock_inspect(int dirfd, int *fd_out, enum ph_drop_status *st)
     if (!lock_is_current(dirfd, fd)) {
         close(fd);
         return LOCK_RETRY;
+    }
+    if (!lock_is_plain(fd)) {
+        *st = PH_DROP_PERM;
+        close(fd);
+        return LOCK_FAILED;
     }
     if (!lock_is_stale(fd) || lock_write_pid(fd) < 0) {
         close(fd);          /* also drops the flock */

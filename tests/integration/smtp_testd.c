@@ -416,6 +416,48 @@ cb_disconnect(ph_smtp_session *s)
 
 /* ---- process ----------------------------------------------------------- */
 
+/*
+ * -X: a plugin in the SMTP pipeline (Haraka-style). It refuses RCPT to
+ * local part "plugin-refuse" itself (550 5.7.1, PH_EAT_CLIENT: the RCPT
+ * handler does not run), rewrites the text of every 250 reply to MAIL
+ * ("response" hook), and prints the inbound events it sees.
+ */
+static int
+plugin_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
+{
+    if (ev->hook == PH_HOOK_CLIENT) {
+        if (strcmp(ev->argv[0], "250") == 0 && ev->argc > 2 &&
+            strstr(ev->argv[2], "sender ok") != NULL)
+            ph_event_set_arg(ev, 2, "sender accepted by plugin");
+        return PH_EAT_NONE;
+    }
+    printf("PLUGIN %s%s%s\n", ev->name, ev->argc > 1 ? " " : "",
+           ev->argc > 1 ? ev->argv[1] : "");
+    if (strcmp(ev->name, "cmd_rcpt") == 0 && ev->argc > 2 &&
+        strstr(ev->argv[2], "plugin-refuse@") != NULL) {
+        ph_smtp_reply(ev->session, 550, "5.7.1", "Refused by plugin");
+        return PH_EAT_CLIENT;
+    }
+    return PH_EAT_NONE;
+}
+
+static bool
+plugin_reg(ph_plugin *p, ph_pipeline *pl, void *server)
+{
+    static const char *const in[] = { "connection", "cmd_rcpt", "header",
+                                      "eom", "disconnected", NULL };
+    static const char *const out[] = { "response", NULL };
+
+    return ph_plugin_register(pl, p, PH_HOOK_SERVER, in) == 0 &&
+           ph_plugin_register(pl, p, PH_HOOK_CLIENT, out) == 0;
+}
+
+static const struct ph_plugin_ops plugin_ops = {
+    .plugin_register = plugin_reg, .on_event = plugin_event,
+};
+static ph_plugin g_plugin = { .ops = &plugin_ops };
+static int       g_use_plugin;
+
 static void
 on_listener_failed(void *ctx, const char *op, int errnum, const char *text)
 {
@@ -480,7 +522,7 @@ main(int argc, char **argv)
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
-    while ((opt = getopt(argc, argv, "a:p:m:n:L:T:S:R:E:I:H:N:lc:wkPv2"))
+    while ((opt = getopt(argc, argv, "a:p:m:n:L:T:S:R:E:I:H:N:lc:wkPv2X"))
            != -1) {
         switch (opt) {
         case 'a': o.address = optarg; break;
@@ -511,6 +553,7 @@ main(int argc, char **argv)
         case 'P': g_pending_mode = 1; break;
         case 'v': verbose++; break;
         case '2': g_second = 1; break;
+        case 'X': g_use_plugin = 1; break;
         default: return usage();
         }
     }
@@ -563,6 +606,12 @@ main(int argc, char **argv)
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
 
+    if (g_use_plugin &&
+        ph_plugin_add(ph_smtp_server_pipeline(g_srv), "refuser",
+                      &g_plugin) != 1) {
+        rc = 1;
+        goto out;
+    }
     if (g_second) {
         /* A second server sharing the loop: nothing global in the
            library may tie them together. */

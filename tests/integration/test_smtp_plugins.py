@@ -1,0 +1,51 @@
+"""The plugin pipeline in the SMTP server: a plugin refuses a recipient
+itself (the RCPT handler does not run), rewrites a response, and sees the
+inbound events in order."""
+
+import unittest
+
+import phtest
+
+
+class SmtpPlugin(phtest.TestCase):
+
+    def test_plugin_refuses_recipient(self):
+        srv = self.start_testd("-X")
+        c = self.connect(srv)
+        c.cmd("EHLO client.example", 250)
+        lines = c.cmd("MAIL FROM:<a@example.org>", 250)
+        self.assertIn("sender accepted by plugin", lines[-1])
+        mark = srv.mark()
+        c.cmd("RCPT TO:<plugin-refuse@example.net>", 550, "5.7.1")
+        # The plugin answered: the program's RCPT handler never saw it.
+        self.assertFalse([l for l in srv.out()[mark:] if
+                          l.startswith("RCPT")])
+        c.cmd("RCPT TO:<ok@example.net>", 250)
+        srv.wait_line(r"^RCPT ", start=mark)
+        c.cmd("DATA", 354)
+        c.send(b"Subject: hi\r\n\r\nbody\r\n.\r\n")
+        c.expect(250, "2.0.0")
+        c.cmd("QUIT", 221)
+        srv.wait_line(r"^PLUGIN disconnected$")
+        events = [l for l in srv.out() if l.startswith("PLUGIN ")]
+        names = [e.split()[1] for e in events]
+        self.assertEqual(names[0], "connection")
+        self.assertEqual(names.count("cmd_rcpt"), 2)
+        self.assertIn("header", names)
+        self.assertLess(names.index("header"), names.index("eom"))
+        self.assertEqual(names[-1], "disconnected")
+        self.check_stopped(srv)
+
+    def test_no_plugin_default_texts(self):
+        srv = self.start_testd()
+        c = self.connect(srv)
+        c.cmd("EHLO client.example", 250)
+        lines = c.cmd("MAIL FROM:<a@example.org>", 250)
+        self.assertNotIn("plugin", lines[-1])
+        c.cmd("RCPT TO:<plugin-refuse@example.net>", 250)
+        c.cmd("QUIT", 221)
+        self.check_stopped(srv)
+
+
+if __name__ == "__main__":
+    unittest.main()
