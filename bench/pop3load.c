@@ -5,6 +5,10 @@
  *                 [-n SESSIONS] [-t SECONDS] [-m login|stat|retr]
  *                 [-e NMSGS] [-q]
  *
+ * USER may contain "%d": connection slot k (1..CONNS) then logs in as USER
+ * with %d replaced by k (one user per slot, for servers that lock a
+ * maildrop per session).
+ *
  * Runs CONNS sessions at a time on one poll(2) loop until SESSIONS sessions
  * have been started or SECONDS have passed (both bounds always apply; a
  * session still running at the time limit is counted as "cut", not as ok).
@@ -56,6 +60,7 @@ enum body { B_MID, B_BOL, B_DOT, B_DOTCR };
 
 struct sess {
     int fd;             /* -1: slot free */
+    int slot;           /* index among the CONNS slots */
     enum step step;
     int in_body;        /* reading a RETR body */
     enum body bst;
@@ -133,9 +138,10 @@ static int cmd(struct sess *s, const char *fmt, ...)
 
 static struct sockaddr_in target;
 
-static int start_session(struct sess *s)
+static int start_session(struct sess *s, int slot)
 {
     memset(s, 0, sizeof *s);
+    s->slot = slot;
     st.started++;
     s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->fd < 0) {
@@ -181,6 +187,12 @@ static int on_status(struct sess *s, const char *l)
     switch (s->step) {
     case S_GREET:
         s->step = S_USER;
+        if (strstr(opt.user, "%d")) { /* one user per connection slot */
+            char u[200];
+            snprintf(u, sizeof u, "%.*s%d%s", (int)(strstr(opt.user, "%d") - opt.user),
+                     opt.user, s->slot + 1, strstr(opt.user, "%d") + 2);
+            return cmd(s, "USER %s\r\n", u);
+        }
         return cmd(s, "USER %s\r\n", opt.user);
     case S_USER:
         s->step = S_PASS;
@@ -392,7 +404,7 @@ int main(int argc, char **argv)
         int active = 0;
         for (int k = 0; k < conns; k++) {
             while (ss[k].fd < 0 && st.started < max_sessions && t < deadline)
-                start_session(&ss[k]);
+                start_session(&ss[k], k);
             if (ss[k].fd >= 0)
                 active++;
         }
