@@ -62,8 +62,11 @@ struct ph_pop3_limits {
 
 struct ph_pop3_options {
     const char           *alias;      /* default "pop3d" */
-    const char           *address;    /* listen at once; NULL: call
-                                         ph_pop3_server_listen() */
+    const char           *address;    /* listen at once (a failure is
+                                         logged and the port stays 0);
+                                         NULL: call ph_pop3_server_listen()
+                                         after ph_pop3_register() to get
+                                         the "listener_failed" event */
     int                   port;       /* 0: 110; PH_PORT_ANY: any free */
     const char           *hostname;   /* default: this machine's name */
     const char           *version;    /* in the greeting; default
@@ -152,7 +155,9 @@ PH_API void ph_pop3_server_free(ph_pop3_server *srv);
 PH_API int ph_pop3_server_listen(ph_pop3_server *srv, const char *addr);
 PH_API void ph_pop3_server_set_verify(ph_pop3_server *srv,
                                       ph_pop3_verify_fn *fn, void *ctx);
-/* The seed's methods. */
+/* The seed's methods. session_id: a number unique among the servers of
+   this loop (the seed's POE session id). */
+PH_API unsigned long ph_pop3_server_id(ph_pop3_server *srv);
 PH_API int ph_pop3_server_getsockname(ph_pop3_server *srv, size_t idx,
                                       struct sockaddr_storage *ss_out,
                                       socklen_t *len_out);

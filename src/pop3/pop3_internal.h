@@ -68,6 +68,7 @@ struct ph_pop3_server {
     ph_pop3_session              *sessions;
     unsigned                      nsessions;
     unsigned long                 next_client_id;
+    unsigned long                 id;
 };
 
 /* What a multi-line response still has to send. */

@@ -124,6 +124,7 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
     if ((srv = calloc(1, sizeof(*srv))) == NULL)
         return NULL;
     srv->loop = loop;
+    srv->id = ++loop->next_id;  /* shares the loop's counter: unique */
     srv->limits = o->limits;
     fill_limits(&srv->limits);
     srv->alias = strdup(o->alias ? o->alias : "pop3d");
@@ -283,6 +284,7 @@ ph_pop3_server_set_verify(ph_pop3_server *srv, ph_pop3_verify_fn *fn,
 }
 
 ph_pipeline *ph_pop3_server_pipeline(ph_pop3_server *srv) { return srv->pl; }
+unsigned long ph_pop3_server_id(ph_pop3_server *srv) { return srv->id; }
 void *ph_pop3_server_data(ph_pop3_server *srv) { return srv->user_data; }
 const char *ph_pop3_server_alias(ph_pop3_server *srv) { return srv->alias; }
 ph_loop *ph_pop3_server_loop(ph_pop3_server *srv) { return srv->loop; }
