@@ -561,7 +561,7 @@ SECTION=$(mktemp)
     echo
     echo "- Date: $T_START to $T_END; $ROUNDS rounds, servers alternating; scenarios: ${SCENARIOS[*]}."
     if [[ $MULTI -eq 1 ]]; then
-        echo "- Users (\\`-U\\`): in the c10 scenarios connection slot k logs in as bench*k* (bench1..bench10, each its own hard-linked copy of the Maildir); c1 scenarios as bench."
+        echo "- Users (\`-U\`): in the c10 scenarios connection slot k logs in as bench*k* (bench1..bench10, each its own hard-linked copy of the Maildir); c1 scenarios as bench."
     else
         echo "- Users: every session logs in as bench (one Maildir; in the c10 scenarios 10 sessions of the same user at a time)."
     fi

@@ -96,7 +96,11 @@ struct ph_pop3_auth {
     const char *apop_timestamp; /* APOP: the greeting's <...> */
 };
 
-/* The program's check. Answer now or later with ph_pop3_auth_reply(). */
+/* The program's check, started by the built-in USER/PASS, APOP and AUTH
+   handlers (a replaced one can call ph_pop3_default_handler() to keep
+   this). Answer now or later with ph_pop3_auth_reply(); to answer later,
+   take ph_pop3_session_ref() first and unref after (a client that left
+   meanwhile makes the answer return PH_ECLOSED). */
 typedef void ph_pop3_verify_fn(ph_pop3_session *s,
                                const struct ph_pop3_auth *auth, void *ctx);
 

@@ -190,8 +190,11 @@ pop3_cmd_auth(ph_pop3_session *s, const char *verb, size_t argc,
         ph_pop3_reply(s, PH_POP3_ERR, "Unsupported SASL mechanism");
         return PH_POP3_DONE;
     }
-    if (argc == 2 && strcmp(argv[1], "=") != 0) {
-        sasl_plain(s, argv[1], strlen(argv[1]));
+    if (argc == 2) {
+        /* RFC 5034 4: "=" is an empty initial response (not valid for
+           PLAIN, so it is refused like any bad response). */
+        bool empty = strcmp(argv[1], "=") == 0;
+        sasl_plain(s, empty ? "" : argv[1], empty ? 0 : strlen(argv[1]));
         return s->awaiting ? PH_POP3_PENDING : PH_POP3_DONE;
     }
     /* No initial response: ask for it; the next line is the answer. */

@@ -110,6 +110,7 @@ struct ph_pop3_session {
     bool                  awaiting;     /* a command awaits its response */
     bool                  close_after;  /* close once it is written */
     bool                  sasl_wait;    /* AUTH PLAIN: expecting "+ " data */
+    bool                  announced;    /* "connection" was sent */
     unsigned              nerrors;
     struct ph_linereader  lr;
     char                 *line;
@@ -164,8 +165,8 @@ struct pop3_cmd {
 /* Splits line (NUL-terminated, CRLF removed) in place. 0, or -1 for a
    bad character (CR, LF, NUL) / empty verb / too many arguments. */
 int ph_pop3_parse_cmd(char *line, size_t len, struct pop3_cmd *out);
-/* "1".."n": the 0-based index, or -1 if not a valid decimal number in
-   range (no sign, no leading zeros beyond "0"... see RFC 1939). */
+/* "1".."n" (decimal digits only, no sign): the 0-based index, or -1 if
+   not a number in range. */
 long ph_pop3_parse_msgnum(const char *text, size_t nmsgs);
 /* Strict unsigned decimal (TOP's line count); -1 if invalid. */
 long ph_pop3_parse_count(const char *text);

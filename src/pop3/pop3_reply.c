@@ -41,7 +41,11 @@ pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
             ph_event_cleanup(&ev);
             return 0;           /* suppressed: nothing on the wire */
         }
-        rc = ph_conn_write(s->conn, ev.argv[0], strlen(ev.argv[0]));
+        /* A plugin's text must stay one line (no injected responses). */
+        if (strpbrk(ev.argv[0], "\r\n") != NULL)
+            rc = ph_conn_write(s->conn, copy, strlen(copy));
+        else
+            rc = ph_conn_write(s->conn, ev.argv[0], strlen(ev.argv[0]));
         ph_event_cleanup(&ev);
     } else {
         rc = ph_conn_write(s->conn, line, len);

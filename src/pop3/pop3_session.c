@@ -120,7 +120,8 @@ session_finish(ph_pop3_session *s, const char *reason)
         s->srv->md->close(s->drop);
         s->drop = NULL;
     }
-    emit_simple(s, s->srv->ev_disconnected, "disconnected");
+    if (s->announced)
+        emit_simple(s, s->srv->ev_disconnected, "disconnected");
     ph_conn_free(s->conn);
     s->conn = NULL;
     unlink_session(s);
@@ -288,6 +289,9 @@ session_read(void *ctx)
         case PH_LINE_NONE:
             goto out;
         case PH_LINE_TOO_LONG:
+            /* During AUTH it was the client's SASL response: the
+               exchange fails, and the next line is a command again. */
+            s->sasl_wait = false;
             s->awaiting = true;
             strcpy(s->cur_verb, "-");
             ph_pop3_reply(s, PH_POP3_ERR, "Line too long (max %zu octets)",
@@ -371,13 +375,13 @@ static void
 greet(ph_pop3_session *s)
 {
     ph_pop3_server *srv = s->srv;
-    char            line[300];
+    char            line[400];
 
     if (srv->apop)
         snprintf(s->timestamp, sizeof(s->timestamp), "<%lu.%lu@%.60s>",
                  (unsigned long)getpid(), s->id, srv->hostname);
-    snprintf(line, sizeof(line), "%s ready%s%s", srv->version,
-             srv->apop ? " " : "", s->timestamp);
+    snprintf(line, sizeof(line), "%.100s %.100s ready%s%s", srv->hostname,
+             srv->version, srv->apop ? " " : "", s->timestamp);
     pop3_status_line(s, PH_POP3_OK, line);
 }
 
@@ -416,6 +420,7 @@ pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
         pop3_session_close(s);
         return s;
     }
+    s->announced = true;        /* "disconnected" will follow "connection" */
     connection_event(s);
     if (srv->greet && !s->dead)
         greet(s);

@@ -96,7 +96,8 @@ end_of_data(ph_smtp_session *s)
         s->expect = expect;
         s->replied = 0;
         snprintf(size, sizeof(size), "%zu", tx->size);
-        go_on = smtp_plugins_inbound(s, s->srv->ev_eom, "eom", args, 1);
+        go_on = smtp_plugins_inbound(s, s->srv->ev_eom, "eom", args, 1) &&
+                smtp_step_open(s);
         smtp_run_handler(s, SMTP_V_EOM, "EOM", go_on ? eom_step : NULL, "",
                          expect);
         return;

@@ -199,6 +199,7 @@ enum ph_result smtp_default_connect(ph_smtp_session *s, const char *verb,
 int  smtp_plugins_init(ph_smtp_server *srv);
 bool smtp_plugins_inbound(ph_smtp_session *s, int ev_id, const char *name,
                           const char *const *args, size_t n);
+bool smtp_step_open(ph_smtp_session *s);
 bool smtp_plugins_command(ph_smtp_session *s, struct smtp_verb *v,
                           const char *arg);
 bool smtp_plugins_header(ph_smtp_session *s, const char *name, size_t nlen,

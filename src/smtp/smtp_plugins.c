@@ -70,6 +70,14 @@ smtp_plugins_inbound(ph_smtp_session *s, int ev_id, const char *name,
     return go_on && !s->dead;
 }
 
+/* A plugin that replied has answered the step (command, greeting, end
+   of message), whatever it returned: the handler must not reply again. */
+bool
+smtp_step_open(ph_smtp_session *s)
+{
+    return !s->dead && s->expect != 0 && s->replied == 0;
+}
+
 /* "cmd_<verb>" for verbs in the table, "unknown" for the rest (a client's
    junk must not fill the pipeline's table of names). */
 bool
@@ -81,7 +89,7 @@ smtp_plugins_command(ph_smtp_session *s, struct smtp_verb *v, const char *arg)
 
     if (v == NULL)
         return smtp_plugins_inbound(s, s->srv->ev_unknown, "unknown", args,
-                                    2);
+                                    2) && smtp_step_open(s);
     if (v->ev_id < 0) {
         snprintf(name, sizeof(name), "cmd_%s", v->name);
         for (i = 4; name[i]; i++)
@@ -94,7 +102,8 @@ smtp_plugins_command(ph_smtp_session *s, struct smtp_verb *v, const char *arg)
     snprintf(name, sizeof(name), "cmd_%s", v->name);
     for (i = 4; name[i]; i++)
         name[i] = (char)tolower((unsigned char)name[i]);
-    return smtp_plugins_inbound(s, v->ev_id, name, args, 2);
+    return smtp_plugins_inbound(s, v->ev_id, name, args, 2) &&
+           smtp_step_open(s);
 }
 
 /* A header for plugins: value is not NUL-terminated where it comes from. */

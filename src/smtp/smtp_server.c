@@ -60,7 +60,7 @@ connection_event(ph_smtp_session *s)
     snprintf(pport, sizeof(pport), "%u", s->conn->peer_port);
     snprintf(lport, sizeof(lport), "%u", s->conn->local_port);
     return smtp_plugins_inbound(s, s->srv->ev_connection, "connection", args,
-                                4);
+                                4) && smtp_step_open(s);
 }
 
 static void

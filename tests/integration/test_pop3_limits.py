@@ -1,0 +1,230 @@
+"""POP3 limits and authentication knobs, through pop3_testd: max_errors,
+idle_timeout, max_line_len, auth_fail_delay_ms, max_sessions, APOP,
+an asynchronous (timer-based) verify, and handle_connects off."""
+
+import hashlib
+import re
+import signal
+import time
+import unittest
+
+from test_pop3_common import KNOWN, Pop3TestCase, list_size, plain_b64
+
+
+class Limits(Pop3TestCase):
+
+    def test_max_errors(self):
+        srv = self.start_pop3_testd("-e", "3")
+        c = self.pop(srv)
+        self.assertEqual(c.cmd("FROB"), "-ERR Unknown command")
+        self.assertEqual(c.cmd("STAT"), "-ERR Command not valid in this state")
+        c.ok("USER alice")          # successes do not reset the count
+        self.assertEqual(c.cmd("PASS bad"),
+                         "-ERR [AUTH] Authentication failed")
+        self.assertEqual(c.line(), "-ERR Too many errors, closing connection")
+        c.expect_eof()
+        d = self.pop(srv)
+        d.login()
+        d.ok("QUIT")
+
+    def test_idle_timeout_closes_without_update(self):
+        srv = self.start_pop3_testd("-t", "1")
+        before = self.mail.files()
+        c = self.pop(srv)
+        c.login()
+        c.ok("DELE 1")
+        c.ok("DELE 2")
+        t0 = time.monotonic()
+        self.assertEqual(c.line(timeout=5),
+                         "-ERR Disconnected for inactivity")
+        self.assertGreater(time.monotonic() - t0, 0.5)
+        c.expect_eof()
+        self.assertEqual(self.mail.files(), before)
+        d = self.wait_unlocked(srv)
+        self.assertEqual(d.cmd("STAT").split()[1], str(len(KNOWN)))
+        d.ok("QUIT")
+
+    def test_idle_timeout_in_authorization(self):
+        srv = self.start_pop3_testd("-t", "1")
+        c = self.pop(srv)
+        c.ok("USER alice")
+        self.assertEqual(c.line(timeout=5),
+                         "-ERR Disconnected for inactivity")
+        c.expect_eof()
+
+    def test_activity_keeps_session(self):
+        srv = self.start_pop3_testd("-t", "1")
+        c = self.pop(srv)
+        c.login()
+        for _ in range(4):
+            time.sleep(0.4)
+            c.ok("NOOP")
+        c.ok("QUIT")
+
+    def test_max_line_len(self):
+        srv = self.start_pop3_testd("-l", "32")
+        c = self.pop(srv)
+        self.assertEqual(c.cmd("USER " + "a" * 25), "+OK Send PASS")   # 32
+        self.assertEqual(c.cmd("USER " + "a" * 26),
+                         "-ERR Line too long (max 32 octets)")
+        c.login()
+        c.ok("QUIT")
+
+    def test_auth_fail_delay(self):
+        srv = self.start_pop3_testd("-d", "400")
+        c = self.pop(srv)
+        c.ok("USER alice")
+        t0 = time.monotonic()
+        self.assertEqual(c.cmd("PASS bad"),
+                         "-ERR [AUTH] Authentication failed")
+        self.assertGreater(time.monotonic() - t0, 0.3)
+        # Another session is not held up meanwhile.
+        c.send("PASS bad\r\n")
+        t1 = time.monotonic()
+        d = self.pop(srv)
+        d.ok("CAPA")
+        d.multi()
+        self.assertLess(time.monotonic() - t1, 0.3)
+        self.assertEqual(c.line(), "-ERR [AUTH] Authentication failed")
+        # Success is not delayed.
+        t2 = time.monotonic()
+        c.ok("PASS wonderland")
+        self.assertLess(time.monotonic() - t2, 0.3)
+        c.ok("QUIT")
+
+    def test_drop_during_auth_delay(self):
+        srv = self.start_pop3_testd("-d", "300")
+        c = self.pop(srv)
+        c.ok("USER alice")
+        c.send("PASS bad\r\n")
+        c.close()
+        time.sleep(0.5)
+        d = self.pop(srv)
+        d.login()
+        d.ok("QUIT")
+
+    def test_no_delay(self):
+        srv = self.start_pop3_testd()
+        c = self.pop(srv)
+        c.ok("USER alice")
+        t0 = time.monotonic()
+        c.err("PASS bad", "-ERR [AUTH] Authentication failed")
+        self.assertLess(time.monotonic() - t0, 0.5)
+
+    def test_max_sessions(self):
+        srv = self.start_pop3_testd("-N", "1")
+        a = self.pop(srv)
+        b = self.pop(srv, greeting=False)
+        self.assertEqual(b.line(), "-ERR [SYS/TEMP] Too many connections")
+        b.expect_eof()
+        a.login()
+        a.ok("QUIT")
+        a.expect_eof()
+        time.sleep(0.1)
+        c = self.pop(srv)
+        self.assertTrue(c.greeting.startswith("+OK"))
+
+
+class Apop(Pop3TestCase):
+
+    def digest(self, greeting, secret):
+        ts = re.search(r"<[^>]*>", greeting).group(0)
+        return hashlib.md5((ts + secret).encode()).hexdigest()
+
+    def test_apop(self):
+        srv = self.start_pop3_testd("-A")
+        c = self.pop(srv)
+        self.assertRegex(c.greeting,
+                         r"^\+OK testd\.example posthorn \S+ ready "
+                         r"<\d+\.\d+@testd\.example>$")
+        self.assertEqual(c.cmd("APOP alice " + "0" * 32),
+                         "-ERR [AUTH] Authentication failed")
+        self.assertEqual(c.cmd("APOP alice abc"),
+                         "-ERR Syntax: APOP name digest")
+        self.assertEqual(c.cmd("APOP alice " +
+                               self.digest(c.greeting, "wonderland")),
+                         "+OK Logged in, %d messages" % len(KNOWN))
+        srv.wait_line(r"^VERIFY mech=APOP user=alice")
+        c.ok("QUIT")
+        # Each connection has its own timestamp.
+        d = self.pop(srv)
+        self.assertNotEqual(re.search(r"<.*>", d.greeting).group(0),
+                            re.search(r"<.*>", c.greeting).group(0))
+        self.assertTrue(d.cmd("APOP alice " + self.digest(
+            c.greeting, "wonderland")).startswith("-ERR [AUTH]"))
+
+    def test_apop_off(self):
+        srv = self.start_pop3_testd()
+        c = self.pop(srv)
+        self.assertNotIn("<", c.greeting)
+        self.assertEqual(c.cmd("APOP alice " + "0" * 32),
+                         "-ERR APOP not available")
+
+
+class PendingVerify(Pop3TestCase):
+
+    def test_pending_login_and_pipelining(self):
+        srv = self.start_pop3_testd("-P", "200")
+        c = self.pop(srv)
+        t0 = time.monotonic()
+        c.send("USER alice\r\nPASS wonderland\r\nSTAT\r\nNOOP\r\n")
+        self.assertEqual(c.line(), "+OK Send PASS")
+        self.assertEqual(c.line(), "+OK Logged in, %d messages" % len(KNOWN))
+        self.assertGreater(time.monotonic() - t0, 0.15)
+        self.assertEqual(c.line(), "+OK %d %d" % (
+            len(KNOWN), sum(list_size(d) for _, _, d in KNOWN)))
+        self.assertEqual(c.line(), "+OK")
+        srv.wait_line(r"^PENDING_REPLY rc=0$")
+        c.ok("QUIT")
+
+    def test_pending_failure_and_plain(self):
+        srv = self.start_pop3_testd("-P", "100")
+        c = self.pop(srv)
+        c.send("AUTH PLAIN %s\r\nAUTH PLAIN %s\r\nSTAT\r\n"
+               % (plain_b64("alice", "bad"),
+                  plain_b64("alice", "wonderland", authzid="bob")))
+        self.assertEqual(c.line(), "-ERR [AUTH] Authentication failed")
+        self.assertTrue(c.line().startswith("+OK Logged in"))
+        self.assertTrue(c.line().startswith("+OK "))
+        srv.wait_line(r"^VERIFY mech=PLAIN user=alice authzid=bob$")
+
+    def test_client_gone_while_pending(self):
+        srv = self.start_pop3_testd("-P", "300")
+        c = self.pop(srv)
+        c.ok("USER alice")
+        c.send("PASS wonderland\r\n")
+        c.close()
+        line = srv.wait_line(r"^PENDING_REPLY rc=")
+        self.assertNotEqual(line, "PENDING_REPLY rc=0")
+        # The maildrop was never opened, so it is not locked.
+        d = self.pop(srv)
+        d.login()
+        d.ok("QUIT")
+
+    def test_sigterm_while_pending(self):
+        srv = self.start_pop3_testd("-P", "5000")
+        c = self.pop(srv)
+        c.ok("USER alice")
+        c.send("PASS wonderland\r\n")
+        srv.wait_line(r"^VERIFY ")
+        srv.send_signal(signal.SIGTERM)
+        self.assertEqual(c.line(), "-ERR [SYS/TEMP] Server shutting down")
+        c.expect_eof()
+        self.assertEqual(srv.wait_exit(10), 0, srv.err)
+        self.assertIsNone(srv.sanitizer_report())
+
+
+class HandleConnects(Pop3TestCase):
+
+    def test_program_greets(self):
+        srv = self.start_pop3_testd("-n")
+        c = self.pop(srv)
+        self.assertEqual(c.greeting, "+OK pop3_testd greeting")
+        c.login()
+        c.ok("QUIT")
+        srv.wait_line(r"^EVENT connection 1 127\.0\.0\.1 \d+ 127\.0\.0\.1 %d$"
+                      % srv.port)
+
+
+if __name__ == "__main__":
+    unittest.main()
