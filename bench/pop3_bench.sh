@@ -506,7 +506,9 @@ SUMMARY=$(awk -F'\t' -v scs="${SCENARIOS[*]}" '
         k = $2 SUBSEP $3; rate = ($3 ~ /^login/) ? $8 : $9
         seen[k] = 1
         if ($18 == "ok") { cr[k] = cr[k] " " rate; cm[k] = cm[k] " " $10; cc[k] = cc[k] " " $12; last[k SUBSEP $1] = rate }
-        ar[k] = ar[k] " " rate; am[k] = am[k] " " $10; if ($12 != "") ac[k] = ac[k] " " $12
+        # the rate of a failed run means nothing: it never enters a median
+        if ($18 ~ /^(ok|timebound)/) { ar[k] = ar[k] " " rate; am[k] = am[k] " " $10; if ($12 != "") ac[k] = ac[k] " " $12 }
+        runs[k]++
         if ($18 !~ /^ok/) bad[k]++
         if ($1 > nr) nr = $1
     }
@@ -515,12 +517,16 @@ SUMMARY=$(awk -F'\t' -v scs="${SCENARIOS[*]}" '
         for (i = 1; i <= n; i++) {
             for (j = 1; j <= 2; j++) {
                 s = (j == 1) ? "dovecot" : "posthorn"; k = s SUBSEP sc[i]
+                fl[j] = ""
                 if (!(k in seen)) { r[j] = ""; mb[j] = ""; c[j] = ""; g[j] = "-"; m[j] = ""; b[j] = ""; continue }
+                if (ar[k] == "") { r[j] = ""; mb[j] = ""; c[j] = ""; g[j] = "-"; m[j] = ""; b[j] = bad[k] + 0
+                                   fl[j] = "failed (" runs[k] " of " runs[k] " runs)"; continue }
                 if (cr[k] != "") { r[j] = median(cr[k]); mb[j] = median(cm[k]); c[j] = median(cc[k]); g[j] = range(cr[k]); m[j] = "" }
                 else { r[j] = median(ar[k]); mb[j] = median(am[k]); c[j] = median(ac[k]); g[j] = range(ar[k]); m[j] = "*" }
                 b[j] = bad[k] + 0
             }
             ratio = "-"; mbr = "-"; cpr = "-"; met = "-"; wins = "-"
+            if (fl[2] != "") met = "no"
             if (r[1] != "" && r[2] != "") {
                 if (r[1] > 0) ratio = sprintf("%.3f", r[2] / r[1])
                 if (mb[1] > 0) mbr = sprintf("%.3f", mb[2] / mb[1])
@@ -533,8 +539,8 @@ SUMMARY=$(awk -F'\t' -v scs="${SCENARIOS[*]}" '
                 }
                 wins = w " of " p
             }
-            f1 = (r[1] == "") ? "-" : sprintf("%.0f%s (%s)", r[1], m[1], g[1])
-            f2 = (r[2] == "") ? "-" : sprintf("%.0f%s (%s)", r[2], m[2], g[2])
+            f1 = (fl[1] != "") ? fl[1] : (r[1] == "") ? "-" : sprintf("%.0f%s (%s)", r[1], m[1], g[1])
+            f2 = (fl[2] != "") ? fl[2] : (r[2] == "") ? "-" : sprintf("%.0f%s (%s)", r[2], m[2], g[2])
             printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc[i], f1, f2, ratio,
                    (mb[1] == "" ? "-" : sprintf("%.1f", mb[1])), (mb[2] == "" ? "-" : sprintf("%.1f", mb[2])), mbr,
                    (c[1] == "" ? "-" : c[1]), (c[2] == "" ? "-" : c[2]), cpr, wins,
@@ -582,7 +588,7 @@ SECTION=$(mktemp)
         echo "| $sc ($u) | $d | $p | **$ratio** | $md | $mp | $mr | $cd | $cp | $cr | $wins | $bd / $bp |"
     done <<< "$SUMMARY"
     echo
-    echo "Medians over the clean runs (other CPU ≤ $NOISE % of a core); \\* = no clean run in that cell, median of all its runs. op = one login (login-*) or one RETR'd message (retr*); server CPU = every process of the server's session, reaped children included. MB = 10^6 bytes of message content (after un-dot-stuffing)."
+    echo "Medians over the clean runs (other CPU ≤ $NOISE % of a core); \\* = no clean run in that cell, median of all its successful runs; failed runs (any failed session) never enter a median. op = one login (login-*) or one RETR'd message (retr*); server CPU = every process of the server's session, reaped children included. MB = 10^6 bytes of message content (after un-dot-stuffing)."
     echo
     case $GOAL in
     yes) echo "**Goal met**: posthorn's median rate is at least Dovecot's in every scenario, with no failed or cut run." ;;

@@ -192,7 +192,11 @@ ph_pop3_server_shutdown(ph_pop3_server *srv)
     close_listeners(srv);
     for (s = srv->sessions; s != NULL; s = next) {
         next = s->next;
-        pop3_status_line(s, PH_POP3_ERR_SYS_TEMP, "Server shutting down");
+        /* Never inside a multi-line response: the client sees it cut
+           short (no final ".") rather than a line merged into it. */
+        if (s->cur.kind == POP3_CUR_NONE)
+            pop3_status_line(s, PH_POP3_ERR_SYS_TEMP,
+                             "Server shutting down");
         pop3_session_close(s);
     }
 }

@@ -336,8 +336,10 @@ session_event(void *ctx, enum ph_conn_event ev)
     switch (ev) {
     case PH_CONN_TIMEOUT:
         ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=timeout", s->id);
-        /* RFC 1939 3: close without entering UPDATE. */
-        pop3_status_line(s, PH_POP3_ERR, "Disconnected for inactivity");
+        /* RFC 1939 3: close without entering UPDATE. Not inside a
+           multi-line response (a reader that stalled mid-RETR). */
+        if (s->cur.kind == POP3_CUR_NONE)
+            pop3_status_line(s, PH_POP3_ERR, "Disconnected for inactivity");
         pop3_session_close(s);
         return;
     case PH_CONN_EOF:

@@ -5,10 +5,12 @@ an asynchronous (timer-based) verify, and handle_connects off."""
 import hashlib
 import re
 import signal
+import socket
 import time
 import unittest
 
-from test_pop3_common import KNOWN, Pop3TestCase, list_size, plain_b64
+from test_pop3_common import (KNOWN, Pop3TestCase, list_size, plain_b64,
+                              wire_retr)
 
 
 class Limits(Pop3TestCase):
@@ -224,6 +226,67 @@ class HandleConnects(Pop3TestCase):
         c.ok("QUIT")
         srv.wait_line(r"^EVENT connection 1 127\.0\.0\.1 \d+ 127\.0\.0\.1 %d$"
                       % srv.port)
+
+
+class MidResponse(Pop3TestCase):
+    """A multi-line response cut short (server shutdown, or a reader that
+    stalls past idle_timeout) ends without "." and never carries a status
+    line inside the message."""
+
+    # Bigger than what the socket buffers on both ends can hold.
+    BIG = b"Subject: big\n\n" + (b"y" * 78 + b"\n") * 400000
+
+    def stalled_retr(self, srv):
+        self.mail.deliver("alice", "new", "2000000000.M1P1.big", self.BIG)
+        c = self.pop(srv)
+        c.login()
+        c.send("DELE 1\r\nRETR %d\r\n" % (len(KNOWN) + 1))
+        self.assertEqual(c.line(), "+OK Message 1 deleted")
+        time.sleep(0.3)             # the server fills the socket and waits
+        return c
+
+    def read_to_eof(self, c, timeout=10):
+        data, deadline = c.buf, time.monotonic() + timeout
+        c.buf = b""
+        while time.monotonic() < deadline:
+            c.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            try:
+                chunk = c.sock.recv(65536)
+            except ConnectionResetError:
+                break
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            data += chunk
+        else:
+            self.fail("connection still open")
+        return data
+
+    def check_cut(self, data):
+        full = ("+OK %d octets\r\n" % list_size(self.BIG)).encode() + \
+            wire_retr(self.BIG)
+        self.assertLess(len(data), len(full))
+        self.assertEqual(data, full[:len(data)])   # a clean prefix
+        self.assertNotIn(b"-ERR", data)
+
+    def test_shutdown_mid_retr(self):
+        srv = self.start_pop3_testd()
+        c = self.stalled_retr(srv)
+        srv.send_signal(signal.SIGTERM)
+        self.check_cut(self.read_to_eof(c))
+        self.assertEqual(srv.wait_exit(10), 0, srv.err)
+        self.assertIsNone(srv.sanitizer_report())
+        self.assertEqual(len(self.mail.files()), len(KNOWN) + 1)
+
+    def test_idle_timeout_mid_retr(self):
+        srv = self.start_pop3_testd("-t", "1")
+        c = self.stalled_retr(srv)
+        time.sleep(1.5)
+        self.check_cut(self.read_to_eof(c))
+        self.assertEqual(len(self.mail.files()), len(KNOWN) + 1)
+        d = self.wait_unlocked(srv)
+        d.ok("QUIT")
 
 
 if __name__ == "__main__":
