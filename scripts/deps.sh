@@ -3,7 +3,7 @@
 # As root: apt-get update (once, before the first install) and install what
 # is missing. Otherwise: print the exact command and fail.
 set -eu
-PKGS="build-essential cmake pkg-config libevent-dev libssl-dev libcmocka-dev python3"
+PKGS="build-essential cmake pkg-config libevent-dev libssl-dev libcrypt-dev libcmocka-dev python3"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

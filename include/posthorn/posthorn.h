@@ -40,5 +40,6 @@ PH_API const char *ph_strerror(int err);
 #include <posthorn/plugin.h>
 #include <posthorn/store.h>
 #include <posthorn/pop3.h>
+#include <posthorn/auth.h>
 
 #endif

@@ -72,4 +72,41 @@ struct ph_maildrop_ops {
    left by a dead process is taken over. */
 PH_API extern const struct ph_maildrop_ops ph_maildir_ops;
 
+/* ---- delivery into Maildirs (what an MDA does) -------------------------
+ *
+ * One message to several Maildirs, all or nothing (RFC 5321 "250 means
+ * stored"): each recipient's copy is written to tmp/ (O_CREAT|O_EXCL,
+ * mode 0600), fsync'ed, then -- only when every copy is complete -- each
+ * is renamed into new/ under a unique name
+ * "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>" and every new/ directory is
+ * fsync'ed. If anything fails, every copy is removed (also those already
+ * renamed), so new/ never holds a partial delivery. Missing Maildirs (and
+ * their cur/ new/ tmp/) are created with mode 0700; their parent must
+ * exist.
+ */
+enum ph_deliver_status {
+    PH_DELIVER_OK      = 0,
+    PH_DELIVER_TEMP    = 1,   /* I/O error: SMTP 451 4.3.0 */
+    PH_DELIVER_NOSPACE = 2,   /* ENOSPC/EDQUOT: SMTP 452 4.3.1 */
+};
+
+typedef struct ph_maildir_tx ph_maildir_tx;
+
+/* host: the name used in file names ('/' and ':' are replaced). */
+PH_API ph_maildir_tx *ph_maildir_tx_new(const char *host);
+/* Adds a recipient Maildir; prefix (may be NULL) is written to this copy
+   only, before the common bytes (e.g. a Received: header "for" it). */
+PH_API enum ph_deliver_status ph_maildir_tx_add(ph_maildir_tx *tx,
+                                                const char *maildir,
+                                                const char *prefix,
+                                                size_t prefix_len);
+/* Appends the same bytes to every copy (buffered). */
+PH_API enum ph_deliver_status ph_maildir_tx_write(ph_maildir_tx *tx,
+                                                  const void *p, size_t len);
+/* Makes every copy durable and visible, or none. */
+PH_API enum ph_deliver_status ph_maildir_tx_commit(ph_maildir_tx *tx);
+/* Frees; a transaction not committed is rolled back (tmp files removed).
+   NULL is ok. */
+PH_API void ph_maildir_tx_free(ph_maildir_tx *tx);
+
 #endif

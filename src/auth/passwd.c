@@ -1,0 +1,1 @@
+/* passwd.c: being written */

@@ -1,0 +1,1 @@
+/* maildir_deliver.c: being written */
