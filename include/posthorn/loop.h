@@ -62,7 +62,9 @@ PH_API void ph_log_stderr(void *ctx, enum ph_log_level level,
 
 /*
  * Parses "127.0.0.1:2525", "[::1]:2525", "*:25", ":25" (all IPv4),
- * "[::]:25" into a sockaddr. Returns 0 or PH_EADDR.
+ * "[::]:25", or "unix:/path/to/socket" into a sockaddr. Returns 0 or
+ * PH_EADDR. A listener on a unix socket removes a stale socket file at
+ * that path first (never any other kind of file).
  */
 PH_API int ph_addr_parse(const char *text, struct sockaddr_storage *ss_out,
                          socklen_t *len_out);

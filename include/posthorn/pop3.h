@@ -166,6 +166,8 @@ PH_API int ph_pop3_server_getsockname(ph_pop3_server *srv, size_t idx,
                                       struct sockaddr_storage *ss_out,
                                       socklen_t *len_out);
 PH_API unsigned ph_pop3_server_port(ph_pop3_server *srv);
+/* Sessions open now (for a program's graceful stop). */
+PH_API unsigned ph_pop3_server_session_count(ph_pop3_server *srv);
 /* Stop listening, disconnect every client (no UPDATE). */
 PH_API void ph_pop3_server_shutdown(ph_pop3_server *srv);
 /* Injects an event (name, NULL-terminated args) into the pipeline and the

@@ -147,6 +147,10 @@ struct ph_smtp_callbacks {
     void (*eoh)(ph_smtp_session *s);
     /* Body bytes, dot-unstuffed, CRLF line ends as received. */
     void (*body)(ph_smtp_session *s, const char *chunk, size_t len);
+    /* The message bytes as received (dot-unstuffed, headers not
+       unfolded), in order, before they are split into header/body: what
+       a program that stores the message unchanged wants. */
+    void (*data)(ph_smtp_session *s, const char *p, size_t len);
     /* End of message. Default: 250 2.0.0 (one per recipient in LMTP). */
     enum ph_result (*eom)(ph_smtp_session *s);
     /* The transaction was dropped without eom: RSET, a new HELO, a size
@@ -191,6 +195,8 @@ PH_API int ph_smtp_server_getsockname(ph_smtp_server *srv, size_t idx,
                                       socklen_t *len_out);
 /* Port of the first listener, 0 if none. */
 PH_API unsigned ph_smtp_server_port(ph_smtp_server *srv);
+/* Sessions open now (for a program's graceful stop). */
+PH_API unsigned ph_smtp_server_session_count(ph_smtp_server *srv);
 /* Stops listening and closes every session with 421 4.3.2 after
    flushing. The server stays allocated until ph_smtp_server_free(). */
 PH_API void ph_smtp_server_shutdown(ph_smtp_server *srv);

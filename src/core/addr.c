@@ -2,9 +2,11 @@
 #include "core/core_internal.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 static int
 parse_port(const char *s, in_port_t *port_out)
@@ -32,6 +34,16 @@ ph_addr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len)
     memset(ss, 0, sizeof(*ss));
     if (text == NULL)
         return PH_EADDR;
+    if (strncmp(text, "unix:", 5) == 0) {
+        struct sockaddr_un *su = (struct sockaddr_un *)ss;
+        size_t              n = strlen(text + 5);
+        if (n == 0 || n >= sizeof(su->sun_path))
+            return PH_EADDR;
+        su->sun_family = AF_UNIX;
+        memcpy(su->sun_path, text + 5, n + 1);
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+        return 0;
+    }
     if (text[0] == '[') {
         const char *close = strchr(text, ']');
         if (close == NULL || close[1] != ':')
@@ -82,8 +94,11 @@ ph_addr_format(const struct sockaddr *sa, char *buf, size_t buf_len)
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
         snprintf(buf, buf_len, "%s:%u", host, ntohs(s4->sin_port));
+    } else if (sa->sa_family == AF_UNIX) {
+        snprintf(buf, buf_len, "unix:%s",
+                 ((const struct sockaddr_un *)sa)->sun_path);
     } else {
-        snprintf(buf, buf_len, "unix");
+        snprintf(buf, buf_len, "?");
     }
     return buf;
 }

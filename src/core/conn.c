@@ -70,8 +70,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (c->dead)
         return;
-    if (what & BEV_EVENT_TIMEOUT)
+    if (what & BEV_EVENT_TIMEOUT) {
         ev = c->closing ? PH_CONN_ERROR : PH_CONN_TIMEOUT;
+        c->timeout_writing = (what & BEV_EVENT_WRITING) != 0;
+    }
     else if (what & BEV_EVENT_EOF)
         ev = PH_CONN_EOF;
     else
@@ -238,15 +240,15 @@ ph_conn_pause_read(struct ph_conn *c)
     c->read_paused = true;
 }
 
-/* After a timeout libevent has disabled the direction that timed out. */
+/* After an ignored read timeout libevent has disabled reading: turn it
+   back on. Only reading: re-adding the write event would restart its
+   timer, and a client that takes no output would never time out. */
 void
 ph_conn_rearm(struct ph_conn *c)
 {
     if (c->dead || c->closing)
         return;
     bufferevent_enable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-        bufferevent_enable(c->bev, EV_WRITE);
 }
 
 void

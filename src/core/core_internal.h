@@ -106,6 +106,8 @@ struct ph_conn {
     bool                    read_paused;
     bool                    closing;  /* close after flush requested */
     bool                    dead;     /* socket gone; only free remains */
+    bool                    timeout_writing; /* last timeout: output
+                                         not taken (else: no input) */
     bool                    direct;   /* plain socket: write it directly
                                          (a TLS filter turns this off) */
 };

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define PH_LISTEN_BACKLOG 1024
@@ -69,7 +71,8 @@ bind_socket(const struct sockaddr_storage *ss, socklen_t len, bool reuse_port,
     if (fd < 0)
         return -1;
     *op_out = "setsockopt";
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+    if (ss->ss_family != AF_UNIX &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
     if (reuse_port &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
@@ -77,6 +80,14 @@ bind_socket(const struct sockaddr_storage *ss, socklen_t len, bool reuse_port,
     if (ss->ss_family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
         goto fail;
+    if (ss->ss_family == AF_UNIX) {
+        /* A socket file left by an earlier run would make bind fail;
+           remove it, but never a file of any other kind. */
+        const char *path = ((const struct sockaddr_un *)ss)->sun_path;
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path);
+    }
     *op_out = "bind";
     if (bind(fd, (const struct sockaddr *)ss, len) < 0)
         goto fail;

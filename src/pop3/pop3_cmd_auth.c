@@ -271,8 +271,10 @@ int
 ph_pop3_auth_reply(ph_pop3_session *s, enum ph_pop3_status st,
                    const char *locator)
 {
-    if (s->dead)
+    if (s->dead || s->state == POP3_S_CLOSING) {
+        s->auth_pending = false;
         return PH_ECLOSED;
+    }
     if (!s->auth_pending)
         return PH_ESTATE;
     s->auth_pending = false;

@@ -193,8 +193,12 @@ ph_pop3_send_to_client(ph_pop3_server *srv, unsigned long id,
         ;
     if (s == NULL)
         return PH_EINVAL;
+    if (s->cur.kind != POP3_CUR_NONE)
+        return PH_ESTATE;       /* never inside a multi-line response */
     rc = pop3_write_line(s, text, strlen(text));
-    /* The seed's listeners answer commands this way. */
-    pop3_command_done(s, strncmp(text, "-ERR", 4) == 0);
+    /* The seed's listeners answer commands this way; not a login being
+       checked, which only ph_pop3_auth_reply() may finish. */
+    if (!s->auth_pending)
+        pop3_command_done(s, strncmp(text, "-ERR", 4) == 0);
     return rc;
 }

@@ -116,7 +116,7 @@ struct ph_pop3_session {
     char                 *line;
     char                  cur_verb[POP3_MAX_VERB + 1];
     char                 *user;         /* from USER; then the login */
-    char                  timestamp[96];/* APOP greeting <...> */
+    char                  timestamp[128];/* APOP greeting <...> */
     struct pop3_auth_req  auth;
     bool                  auth_pending;
     struct event         *delay_ev;     /* failed-login delay */

@@ -184,6 +184,12 @@ close_listeners(ph_pop3_server *srv)
     srv->nlisteners = 0;
 }
 
+unsigned
+ph_pop3_server_session_count(ph_pop3_server *srv)
+{
+    return srv->nsessions;
+}
+
 void
 ph_pop3_server_shutdown(ph_pop3_server *srv)
 {

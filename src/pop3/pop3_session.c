@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static const char *const state_names[] = {
@@ -263,6 +265,9 @@ dispatch_line(ph_pop3_session *s, char *line, size_t len)
     }
     if (s->dead || !s->awaiting)
         return;
+    /* A plugin or listener may have changed the verb table (realloc):
+       never use the pointer from before the dispatch. */
+    v = find_verb(s->srv, s->cur_verb);
     if (v == NULL) {
         ph_pop3_reply(s, PH_POP3_ERR, "Unknown command");
         return;
@@ -335,6 +340,17 @@ session_event(void *ctx, enum ph_conn_event ev)
 
     switch (ev) {
     case PH_CONN_TIMEOUT:
+        /* No input while we send a long RETR or wait for the program is
+           not idleness; output the client does not take is. */
+        if (s->conn->timeout_writing) {
+            /* It takes no output: a flush would never end. Drop it. */
+            session_finish(s, "write_timeout");
+            return;
+        }
+        if (s->cur.kind != POP3_CUR_NONE || s->waiting) {
+            ph_conn_rearm(s->conn);
+            return;
+        }
         ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=timeout", s->id);
         /* RFC 1939 3: close without entering UPDATE. Not inside a
            multi-line response (a reader that stalled mid-RETR). */
@@ -379,9 +395,18 @@ greet(ph_pop3_session *s)
     ph_pop3_server *srv = s->srv;
     char            line[400];
 
-    if (srv->apop)
-        snprintf(s->timestamp, sizeof(s->timestamp), "<%lu.%lu@%.60s>",
-                 (unsigned long)getpid(), s->id, srv->hostname);
+    if (srv->apop) {
+        /* RFC 1939 7: different for every greeting, also across restarts
+           (a replayed digest must not match): time and random bits. */
+        unsigned long r = 0;
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+            r ^= (unsigned long)tv.tv_usec << 20;
+        snprintf(s->timestamp, sizeof(s->timestamp), "<%lu.%lx.%lu.%lu@%.50s>",
+                 (unsigned long)getpid(), r, (unsigned long)tv.tv_sec, s->id,
+                 srv->hostname);
+    }
     snprintf(line, sizeof(line), "%.100s %.100s ready%s%s", srv->hostname,
              srv->version, srv->apop ? " " : "", s->timestamp);
     pop3_status_line(s, PH_POP3_OK, line);

@@ -173,6 +173,11 @@ smtp_message_bytes(ph_smtp_session *s, const char *p, size_t len)
                                "fixed maximum message size");
         return;
     }
+    if (s->srv->cb.data != NULL) {
+        s->srv->cb.data(s, p, len);
+        if (s->tx.err_code != 0 || s->dead)
+            return;             /* the program refused it meanwhile */
+    }
     if (s->srv->whole_message && keep_whole(s, p, len) != 0) {
         ph_smtp_reject_message(s, 452, "4.3.1", "Insufficient system "
                                "storage");

@@ -152,7 +152,11 @@ smtp_plugins_response(ph_smtp_session *s, int *code, const char **enh,
     for (size_t i = 0; i < n && i + 2 < PH_EVENT_MAX_ARGS; i++)
         ph_event_add_arg(&ev, lines[i]);
     go_on = ph_pipeline_dispatch(s->srv->pl, &ev);
-    if (go_on) {
+    if (go_on && ev.argc < 3) {
+        /* A plugin left no text line: send the reply as it was. */
+        *len_out = ph_smtp_format_reply(buf, cap, *code, *enh, lines, n,
+                                        with_enh);
+    } else if (go_on) {
         c = atoi(ev.argv[0]);
         if (c >= 200 && c <= 599 && ev.argc > 2)
             *code = c;          /* a rewritten code must stay a code */

@@ -184,6 +184,8 @@ ph_smtp_server_port(ph_smtp_server *srv)
     if (srv->nlisteners == 0)
         return 0;
     ss = &srv->listeners[0].addr;
+    if (ss->ss_family == AF_UNIX)
+        return 0;
     if (ss->ss_family == AF_INET6)
         return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
     return ntohs(((const struct sockaddr_in *)ss)->sin_port);
@@ -195,6 +197,12 @@ close_listeners(ph_smtp_server *srv)
     for (size_t i = 0; i < srv->nlisteners; i++)
         ph_listener_close(&srv->listeners[i]);
     srv->nlisteners = 0;
+}
+
+unsigned
+ph_smtp_server_session_count(ph_smtp_server *srv)
+{
+    return srv->nsessions;
 }
 
 void

@@ -252,6 +252,7 @@ smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len)
 {
     struct ph_smtp_cmd cmd;
     struct smtp_verb  *v;
+    enum smtp_verb_id  id;
     enum ph_parse_err  err;
     char              *arg;
     size_t             i;
@@ -284,11 +285,15 @@ smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len)
         memcpy(s->path_text, arg, cmd.arg.len + 1);  /* name to commit */
     if (v->check && v->check(s, arg) != 0)
         return;                          /* it has replied */
+    id = v->id;
     if (!smtp_plugins_command(s, v, arg)) {
-        smtp_run_handler(s, v->id, s->cur_verb, NULL, arg, 1);
+        smtp_run_handler(s, id, s->cur_verb, NULL, arg, 1);
         return;
     }
-    smtp_run_handler(s, v->id, s->cur_verb, v->handler, arg, 1);
+    /* A plugin may have changed the verb table (realloc, removal). */
+    v = smtp_verb_find(s->srv, s->cur_verb, cmd.verb.len);
+    smtp_run_handler(s, id, s->cur_verb,
+                     v ? v->handler : s->srv->default_handler, arg, 1);
 }
 
 static void
@@ -354,6 +359,11 @@ session_event(void *ctx, enum ph_conn_event ev)
 
     switch (ev) {
     case PH_CONN_TIMEOUT:
+        if (s->conn->timeout_writing) {
+            /* It takes no output: a 421 would never be flushed. */
+            session_finish(s, "write_timeout");
+            return;
+        }
         if (s->waiting) {
             /* The program is still working: that is not the client's
                fault, so keep the session. */

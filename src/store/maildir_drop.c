@@ -10,6 +10,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -42,6 +44,28 @@ struct md_writer {
 };
 
 /* Errors that retrying will not cure are PERM ([SYS/PERM]). */
+
+/*
+ * Opens a path below the Maildir without following a symlink in any
+ * component: the Maildir's owner must not make us read or delete files
+ * elsewhere by turning cur/ or new/ into a link. O_NONBLOCK: a FIFO put
+ * in place of a file must not block the whole server (callers check the
+ * type with fstat).
+ */
+static int
+md_openat(int dirfd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK),
+        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH,
+    };
+    long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+    if (fd < 0 && errno == ENOSYS)      /* kernel before 5.6 */
+        fd = openat(dirfd, path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    return (int)fd;
+}
+
 static enum ph_drop_status
 md_errno_status(int err)
 {
@@ -135,7 +159,7 @@ md_list(struct ph_drop *d, const char *sub, uint8_t in_cur)
     DIR           *dir;
     int            fd, err = 0;
 
-    fd = openat(d->dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = md_openat(d->dirfd, sub, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return errno == ENOENT ? PH_DROP_OK : md_errno_status(errno);
     dir = fdopendir(fd);
@@ -249,7 +273,7 @@ md_find_key(const struct ph_drop *d, const char *sub,
     bool           is_found = false;
     int            fd, ret;
 
-    fd = openat(d->dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = md_openat(d->dirfd, sub, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return false;
     dir = fdopendir(fd);
@@ -282,6 +306,19 @@ md_relocate(const struct ph_drop *d, const struct ph_md_entry *e,
            || md_find_key(d, "new", e, buf, cap);
 }
 
+/* Only regular files are messages; anything else (FIFO, device) fails. */
+static int
+md_regular(int *fd)
+{
+    struct stat sb;
+
+    if (fstat(*fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        return 0;
+    close(*fd);
+    *fd = -1;
+    return EINVAL;
+}
+
 /* Opens e's file wherever it went: 0, ENOENT when it is gone, or errno. */
 static int
 md_open_msg(const struct ph_drop *d, const struct ph_md_entry *e,
@@ -291,15 +328,17 @@ md_open_msg(const struct ph_drop *d, const struct ph_md_entry *e,
 
     if (md_path(d, e, path, sizeof(path)) < 0)
         return ENAMETOOLONG;
-    *fd_out = openat(d->dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (*fd_out >= 0)
-        return 0;
-    if (errno != ENOENT)
-        return errno;
-    if (!md_relocate(d, e, path, sizeof(path)))
-        return ENOENT;
-    *fd_out = openat(d->dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    return *fd_out >= 0 ? 0 : errno;
+    *fd_out = md_openat(d->dirfd, path, O_RDONLY);
+    if (*fd_out < 0) {
+        if (errno != ENOENT)
+            return errno;
+        if (!md_relocate(d, e, path, sizeof(path)))
+            return ENOENT;
+        *fd_out = md_openat(d->dirfd, path, O_RDONLY);
+        if (*fd_out < 0)
+            return errno;
+    }
+    return md_regular(fd_out);
 }
 
 static char *
@@ -377,7 +416,7 @@ md_cache_read(int dirfd, size_t *len_out)
     char       *buf;
     int         fd;
 
-    fd = openat(dirfd, PH_MD_SIZES_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd = md_openat(dirfd, PH_MD_SIZES_NAME, O_RDONLY);
     if (fd < 0)
         return NULL;
     buf = NULL;
@@ -733,6 +772,30 @@ maildir_stream_close(ph_drop_stream *st)
     free(st);
 }
 
+/* Unlinks "sub/name" relative to sub/ opened without symlinks, so a
+   link put in place of cur/ cannot point the unlink elsewhere. */
+static int
+md_unlink(int dirfd, const char *path)
+{
+    const char *slash = strchr(path, '/');
+    char        sub[8];
+    int         subfd, rc, saved;
+
+    if (slash == NULL || (size_t)(slash - path) >= sizeof(sub)) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(sub, path, (size_t)(slash - path));
+    sub[slash - path] = '\0';
+    if ((subfd = md_openat(dirfd, sub, O_RDONLY | O_DIRECTORY)) < 0)
+        return -1;
+    rc = unlinkat(subfd, slash + 1, 0);
+    saved = errno;
+    close(subfd);
+    errno = saved;
+    return rc;
+}
+
 /* Gone already (ENOENT, also after looking for it in cur/) is success:
    the client wanted it gone. */
 static enum ph_drop_status
@@ -748,11 +811,11 @@ maildir_dele(ph_drop *d, size_t i)
         return PH_DROP_OK;
     if (md_path(d, e, path, sizeof(path)) < 0)
         return PH_DROP_PERM;
-    if (unlinkat(d->dirfd, path, 0) < 0) {
+    if (md_unlink(d->dirfd, path) < 0) {
         if (errno != ENOENT)
             return md_errno_status(errno);
         if (md_relocate(d, e, path, sizeof(path))
-            && unlinkat(d->dirfd, path, 0) < 0 && errno != ENOENT)
+            && md_unlink(d->dirfd, path) < 0 && errno != ENOENT)
             return md_errno_status(errno);
     }
     e->is_deleted = 1;

@@ -132,8 +132,11 @@ lock_is_stale(int fd)
     buf[n] = '\0';
     errno = 0;
     pid = strtol(buf, &end, 10);
+    /* The holder keeps the flock from before it writes its pid: a free
+       flock with a pid in the file means that holder is gone, whatever
+       kill() says (the pid may belong to a new process by now). */
     if (end != buf && errno == 0 && pid > 0 && (*end == '\n' || !*end))
-        return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+        return true;
     /* No pid: a creator between open and write, or one that died there. */
     if (fstat(fd, &sb) < 0)
         return false;

@@ -138,7 +138,7 @@ class Apop(Pop3TestCase):
         c = self.pop(srv)
         self.assertRegex(c.greeting,
                          r"^\+OK testd\.example posthorn \S+ ready "
-                         r"<\d+\.\d+@testd\.example>$")
+                         r"<\d+\.[0-9a-f]+\.\d+\.\d+@testd\.example>$")
         self.assertEqual(c.cmd("APOP alice " + "0" * 32),
                          "-ERR [AUTH] Authentication failed")
         self.assertEqual(c.cmd("APOP alice abc"),
