@@ -3,7 +3,6 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD   ?= build
 ASAN    ?= build-asan
-PORT    ?= 2525
 
 .PHONY: all deps build run test test-plain test-asan install bench fuzz clean
 
@@ -17,8 +16,11 @@ build: deps
 	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# posthornd on its embedded defaults: SMTP 127.0.0.1:2525, POP3
+# 127.0.0.1:1100, ./posthorn-data (created on the first run, with a demo
+# user whose password is printed once).
 run: build
-	./$(BUILD)/examples/esmtp_sink -a 127.0.0.1 $(PORT)
+	./$(BUILD)/posthornd $$([ "$$(id -u)" -eq 0 ] && echo --user nobody)
 
 test: test-plain test-asan
 

@@ -1,0 +1,63 @@
+/*
+ * pop3d.c -- posthornd's POP3 side: logins checked against the users file
+ * (user@domain, or a bare user when exactly one local domain has it),
+ * each user's Maildir served by the library's Maildir maildrop.
+ */
+#include "posthornd/posthornd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void
+verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
+{
+    struct pd  *d = ctx;
+    /* verify first, also for unknown users: it costs them the same. */
+    bool        ok = a->password != NULL &&
+                     ph_passwd_verify(d->pw, a->user, a->password);
+    const char *canon = ph_passwd_lookup(d->pw, a->user);
+    char        path[4096], local[256];
+    const char *at;
+
+    if (!ok || canon == NULL ||
+        (at = strrchr(canon, '@')) == NULL ||
+        (size_t)(at - canon) >= sizeof(local)) {
+        pd_log("pop3=%lu event=login status=failed user=%s",
+               ph_pop3_session_id(s), a->user);
+        ph_pop3_auth_reply(s, PH_POP3_ERR_AUTH, NULL);
+        return;
+    }
+    memcpy(local, canon, (size_t)(at - canon));
+    local[at - canon] = '\0';
+    if (pd_maildir_path(d, local, at + 1, path, sizeof(path)) != 0) {
+        ph_pop3_auth_reply(s, PH_POP3_ERR_SYS_PERM, NULL);
+        return;
+    }
+    pd_log("pop3=%lu event=login status=ok user=%s", ph_pop3_session_id(s),
+           canon);
+    ph_pop3_auth_reply(s, PH_POP3_OK, path);
+}
+
+int
+pd_pop3_start(struct pd *d)
+{
+    const struct pd_config *c = &d->cfg;
+
+    for (size_t i = 0; i < c->pop3.n; i++) {
+        ph_pop3_server *srv = ph_pop3_server_new(d->loop,
+            &(struct ph_pop3_options){
+                .alias = "pop3", .hostname = c->hostname,
+                .limits = { .idle_timeout = c->idle_timeout,
+                            .auth_fail_delay_ms = c->auth_fail_delay
+                                ? c->auth_fail_delay * 1000
+                                : PH_POP3_NO_DELAY } });
+        if (srv == NULL || ph_pop3_server_listen(srv, c->pop3.v[i]) != 0) {
+            fprintf(stderr, "posthornd: cannot listen on %s\n", c->pop3.v[i]);
+            ph_pop3_server_free(srv);
+            return -1;
+        }
+        ph_pop3_server_set_verify(srv, verify, d);
+        d->pop3[d->npop3++] = srv;
+    }
+    return 0;
+}

@@ -1,0 +1,79 @@
+/*
+ * posthornd.h -- the daemon's own declarations. posthornd is built only
+ * on libposthorn's public API (include/posthorn/), like any program.
+ */
+#ifndef POSTHORND_H
+#define POSTHORND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <posthorn/posthorn.h>
+
+#define PD_MAX_LISTEN  8
+#define PD_MAX_DOMAINS 64
+
+struct pd_list {
+    char  *v[PD_MAX_LISTEN];
+    size_t n;
+};
+
+/* Everything the command line and the config file can set. */
+struct pd_config {
+    char          *config_file;
+    bool           check_only;
+    struct pd_list smtp, submission, smtps, lmtp, pop3, pop3s;
+    char          *mail_root;
+    char          *users;
+    char          *domains[PD_MAX_DOMAINS];
+    size_t         ndomains;
+    char          *hostname;
+    char          *tls_cert, *tls_key;
+    char          *run_user;
+    size_t         max_message_size;
+    unsigned       max_recipients;
+    unsigned       idle_timeout;
+    unsigned       auth_fail_delay;
+    bool           mail_root_default, users_default;
+};
+
+/* The running daemon. */
+struct pd {
+    struct pd_config  cfg;
+    ph_loop          *loop;
+    ph_passwd        *pw;            /* replaced on SIGHUP */
+    char             *local[PD_MAX_DOMAINS + 1];
+    size_t            nlocal;
+    ph_smtp_server   *smtp[4 * PD_MAX_LISTEN];
+    size_t            nsmtp;
+    ph_pop3_server   *pop3[2 * PD_MAX_LISTEN];
+    size_t            npop3;
+    struct event     *stop_timer;
+    unsigned          stop_ticks;
+    bool              stopping;
+};
+
+/* config.c */
+int  pd_config_parse(struct pd_config *c, int argc, char **argv);
+void pd_config_free(struct pd_config *c);
+void pd_usage(void);
+
+/* users.c */
+int  pd_users_load(struct pd *d, bool report);
+bool pd_is_local(const struct pd *d, const char *domain);
+int  pd_first_run(struct pd *d);
+
+void pd_own(const struct pd *d, const char *path);
+int  mkdir_p(const char *path);
+
+/* smtpd.c, pop3d.c */
+int pd_smtp_start(struct pd *d);
+int pd_pop3_start(struct pd *d);
+/* The Maildir of local@domain under mail_root into buf; -1 if unsafe. */
+int pd_maildir_path(const struct pd *d, const char *local, const char *domain,
+                    char *buf, size_t cap);
+
+/* log */
+void pd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

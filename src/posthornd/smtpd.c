@@ -1,0 +1,358 @@
+/*
+ * smtpd.c -- posthornd's SMTP, submission and LMTP side: who may be a
+ * recipient (local domains only: no open relay), and durable delivery
+ * into Maildirs through the library's all-or-nothing ph_maildir_tx
+ * (RFC 5321 4.4 Return-Path and Received trace headers, 250 only once
+ * every copy is fsync'ed in new/). SMTP delivers all recipients or none;
+ * LMTP (RFC 2033) answers per recipient after the final dot.
+ */
+#include "posthornd/posthornd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+enum pd_kind { PD_SMTP, PD_SUBMISSION, PD_LMTP };
+
+/* Per session: the deliveries of the current message. */
+struct pd_sess {
+    struct pd      *d;
+    enum pd_kind    kind;
+    ph_maildir_tx **tx;      /* SMTP: tx[0] for all; LMTP: one per rcpt */
+    enum ph_deliver_status *rst; /* LMTP: why tx[i] is NULL (OK: unknown) */
+    size_t          ntx;
+    enum ph_deliver_status st;
+};
+
+static struct pd *g_pd;     /* the servers' user data points here too */
+
+static struct pd_sess *
+sess(ph_smtp_session *s)
+{
+    return ph_smtp_session_data(s);
+}
+
+static void
+drop_tx(struct pd_sess *ps)
+{
+    for (size_t i = 0; i < ps->ntx; i++)
+        ph_maildir_tx_free(ps->tx[i]);      /* rolls back uncommitted */
+    free(ps->tx);
+    free(ps->rst);
+    ps->tx = NULL;
+    ps->rst = NULL;
+    ps->ntx = 0;
+}
+
+static enum ph_result
+on_connect(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    struct pd_sess *ps = calloc(1, sizeof(*ps));
+
+    if (ps == NULL) {
+        ph_smtp_reply(s, 421, "4.3.0", "Out of memory");
+        return PH_CLOSE;
+    }
+    ps->d = g_pd;
+    ps->kind = (enum pd_kind)(uintptr_t)ph_smtp_server_data(
+        ph_smtp_session_server(s));
+    ph_smtp_session_set_data(s, ps);
+    return ph_smtp_default_handler(ph_smtp_session_server(s), "CONNECT")(
+        s, verb, arg);
+}
+
+static void
+on_disconnect(ph_smtp_session *s)
+{
+    struct pd_sess *ps = sess(s);
+
+    if (ps != NULL) {
+        drop_tx(ps);
+        free(ps);
+        ph_smtp_session_set_data(s, NULL);
+    }
+}
+
+static void
+on_tx_abort(ph_smtp_session *s)
+{
+    if (sess(s) != NULL)
+        drop_tx(sess(s));       /* nothing half-written stays behind */
+}
+
+static enum ph_result
+on_mail(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    if (sess(s)->kind == PD_SUBMISSION) {
+        /* AUTH arrives with the TLS issue; until then no relaying. */
+        ph_smtp_reply(s, 530, "5.7.0", "Authentication required");
+        return PH_OK;
+    }
+    return ph_smtp_default_handler(ph_smtp_session_server(s), verb)(s, verb,
+                                                                    arg);
+}
+
+/* Splits "local@domain"; a bare "postmaster" is the first local domain's. */
+static bool
+split_addr(const struct pd *d, const char *addr, char *local, size_t lcap,
+           const char **domain)
+{
+    const char *at = strrchr(addr, '@');
+    size_t      n = at ? (size_t)(at - addr) : strlen(addr);
+
+    if (n == 0 || n >= lcap)
+        return false;
+    memcpy(local, addr, n);
+    local[n] = '\0';
+    *domain = at ? at + 1 : d->local[0];
+    return at != NULL || strcasecmp(local, "postmaster") == 0;
+}
+
+/* The Maildir for a recipient, or NULL if it is not ours. */
+static bool
+rcpt_maildir(const struct pd *d, const char *addr, char *path, size_t cap,
+             bool *known)
+{
+    char        local[256];
+    const char *domain, *canon;
+
+    *known = false;
+    if (!split_addr(d, addr, local, sizeof(local), &domain) ||
+        !pd_is_local(d, domain))
+        return false;
+    if (strcasecmp(local, "postmaster") == 0) {
+        *known = true;          /* RFC 5321 4.5.1: always accepted */
+        return pd_maildir_path(d, "postmaster", domain, path, cap) == 0;
+    }
+    canon = ph_passwd_has(d->pw, local, domain) ?
+            ph_passwd_lookup(d->pw, addr) : NULL;
+    if (canon != NULL) {
+        *known = true;
+        snprintf(local, sizeof(local), "%.*s",
+                 (int)(strrchr(canon, '@') - canon), canon);
+    }
+    return pd_maildir_path(d, local, domain, path, cap) == 0;
+}
+
+static enum ph_result
+on_rcpt(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    struct pd_sess *ps = sess(s);
+    const char     *addr = ph_smtp_session_path(s);
+    char            path[4096];
+    bool            known;
+
+    if (!rcpt_maildir(ps->d, addr, path, sizeof(path), &known)) {
+        ph_smtp_reply(s, 550, "5.7.1", "<%s>: Relay access denied", addr);
+        return PH_OK;
+    }
+    /* LMTP answers per recipient after the dot (RFC 2033 4.2). */
+    if (!known && ps->kind != PD_LMTP) {
+        ph_smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", addr);
+        return PH_OK;
+    }
+    ph_smtp_reply(s, 250, "2.1.5", "<%s> OK", addr);
+    return PH_OK;
+}
+
+/* "Return-Path:" and an RFC 5321 4.4 "Received:" naming this recipient. */
+static int
+trace_headers(ph_smtp_session *s, const char *rcpt, char *buf, size_t cap)
+{
+    const struct pd_sess *ps = sess(s);
+    char                  date[64];
+    time_t                now = time(NULL);
+    struct tm             tm;
+    int                   n;
+
+    localtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+    n = snprintf(buf, cap, "Return-Path: <%s>\r\n"
+                 "Received: from %s ([%s])\r\n"
+                 "\tby %s (posthorn) with %s id %s\r\n"
+                 "\tfor <%s>; %s\r\n",
+                 ph_smtp_session_sender(s), ph_smtp_session_helo(s)
+                 ? ph_smtp_session_helo(s) : "unknown",
+                 ph_smtp_session_peer_addr(s),
+                 ph_smtp_server_hostname(ph_smtp_session_server(s)),
+                 ps->kind == PD_LMTP ? "LMTP"
+                 : ph_smtp_session_is_esmtp(s) ? "ESMTP" : "SMTP",
+                 ph_smtp_session_id(s), rcpt, date);
+    return (n < 0 || (size_t)n >= cap) ? -1 : n;
+}
+
+/* Opens one copy per recipient; LMTP: one transaction per recipient. */
+static enum ph_deliver_status
+open_copies(ph_smtp_session *s, struct pd_sess *ps)
+{
+    size_t n = ph_smtp_session_rcpt_count(s), i;
+    char   path[4096], hdr[2048];
+    bool   known;
+
+    ps->ntx = ps->kind == PD_LMTP ? n : 1;
+    ps->tx = calloc(ps->ntx, sizeof(*ps->tx));
+    ps->rst = calloc(ps->ntx, sizeof(*ps->rst));
+    if (ps->tx == NULL || ps->rst == NULL)
+        return PH_DELIVER_TEMP;
+    for (i = 0; i < n; i++) {
+        const char    *addr = ph_smtp_session_rcpt(s, i)->address;
+        ph_maildir_tx **t = &ps->tx[ps->kind == PD_LMTP ? i : 0];
+        int            hl = trace_headers(s, addr, hdr, sizeof(hdr));
+        enum ph_deliver_status st;
+
+        if (!rcpt_maildir(ps->d, addr, path, sizeof(path), &known) ||
+            !known || hl < 0) {
+            /* LMTP refuses this one after the dot; SMTP delivers to all
+               or none (a SIGHUP may have removed the user meanwhile). */
+            if (ps->kind != PD_LMTP)
+                return PH_DELIVER_TEMP;
+            continue;
+        }
+        if (*t == NULL && (*t = ph_maildir_tx_new(
+                ph_smtp_server_hostname(ph_smtp_session_server(s)))) == NULL)
+            return PH_DELIVER_TEMP;
+        st = ph_maildir_tx_add(*t, path, hdr, (size_t)hl);
+        if (st != PH_DELIVER_OK && ps->kind != PD_LMTP)
+            return st;
+        if (st != PH_DELIVER_OK) {      /* LMTP: this one fails alone */
+            ph_maildir_tx_free(*t);
+            *t = NULL;
+            ps->rst[i] = st;
+        }
+    }
+    return PH_DELIVER_OK;
+}
+
+static enum ph_result
+on_data(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    struct pd_sess *ps = sess(s);
+
+    drop_tx(ps);
+    ps->st = open_copies(s, ps);
+    if (ps->st != PH_DELIVER_OK) {
+        drop_tx(ps);
+        if (ps->st == PH_DELIVER_NOSPACE)
+            ph_smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+        else
+            ph_smtp_reply(s, 451, "4.3.0", "Local error in processing");
+        return PH_OK;
+    }
+    return ph_smtp_default_handler(ph_smtp_session_server(s), verb)(s, verb,
+                                                                    arg);
+}
+
+static void
+on_data_bytes(ph_smtp_session *s, const char *p, size_t len)
+{
+    struct pd_sess *ps = sess(s);
+
+    for (size_t i = 0; i < ps->ntx && ps->st == PH_DELIVER_OK; i++)
+        if (ps->tx[i] != NULL)
+            ps->st = ph_maildir_tx_write(ps->tx[i], p, len);
+}
+
+static void
+reply_status(ph_smtp_session *s, enum ph_deliver_status st, const char *id)
+{
+    if (st == PH_DELIVER_OK)
+        ph_smtp_reply(s, 250, "2.0.0", "Ok: stored as %s", id);
+    else if (st == PH_DELIVER_NOSPACE)
+        ph_smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+    else
+        ph_smtp_reply(s, 451, "4.3.0", "Local error in processing");
+}
+
+static const char *
+status_name(enum ph_deliver_status st)
+{
+    return st == PH_DELIVER_OK ? "stored"
+           : st == PH_DELIVER_NOSPACE ? "nospace" : "failed";
+}
+
+static enum ph_result
+on_eom(ph_smtp_session *s)
+{
+    struct pd_sess *ps = sess(s);
+    size_t          n = ph_smtp_session_rcpt_count(s);
+
+    for (size_t i = 0; i < ps->ntx && ps->st == PH_DELIVER_OK; i++)
+        if (ps->kind != PD_LMTP && ps->tx[i] != NULL)
+            ps->st = ph_maildir_tx_commit(ps->tx[i]);
+    if (ps->kind != PD_LMTP) {
+        pd_log("session=%s event=delivery from=<%s> rcpts=%zu size=%zu "
+               "status=%s", ph_smtp_session_id(s), ph_smtp_session_sender(s),
+               n, ph_smtp_session_message_size(s), status_name(ps->st));
+        reply_status(s, ps->st, ph_smtp_session_id(s));
+        drop_tx(ps);
+        return PH_OK;
+    }
+    for (size_t i = 0; i < n; i++) {           /* LMTP: one reply each */
+        const char *to = ph_smtp_session_rcpt(s, i)->address;
+        enum ph_deliver_status st = ps->st;
+        if (ps->tx[i] == NULL) {
+            if (ps->rst[i] != PH_DELIVER_OK)
+                reply_status(s, ps->rst[i], ph_smtp_session_id(s));
+            else
+                ph_smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", to);
+            continue;
+        }
+        if (st == PH_DELIVER_OK)
+            st = ph_maildir_tx_commit(ps->tx[i]);
+        pd_log("session=%s event=delivery from=<%s> to=<%s> size=%zu "
+               "status=%s", ph_smtp_session_id(s), ph_smtp_session_sender(s),
+               to, ph_smtp_session_message_size(s), status_name(st));
+        reply_status(s, st, ph_smtp_session_id(s));
+    }
+    drop_tx(ps);
+    return PH_OK;
+}
+
+static int
+start_one(struct pd *d, const char *addr, enum pd_kind kind)
+{
+    const struct pd_config *c = &d->cfg;
+    ph_smtp_server         *srv;
+
+    srv = ph_smtp_server_new(d->loop, &(struct ph_smtp_options){
+        .alias = kind == PD_LMTP ? "lmtp" : kind == PD_SUBMISSION
+                 ? "submission" : "smtp",
+        .hostname = c->hostname,
+        .mode = kind == PD_LMTP ? PH_SMTP_MODE_LMTP : PH_SMTP_MODE_ESMTP,
+        .limits = { .max_message_size = c->max_message_size,
+                    .max_recipients = c->max_recipients,
+                    .idle_timeout = c->idle_timeout },
+        .user_data = (void *)(uintptr_t)kind });
+    if (srv == NULL || ph_smtp_server_listen(srv, addr) != 0) {
+        fprintf(stderr, "posthornd: cannot listen on %s\n", addr);
+        ph_smtp_server_free(srv);
+        return -1;
+    }
+    ph_smtp_server_set_handler(srv, "CONNECT", on_connect);
+    ph_smtp_server_set_handler(srv, "MAIL", on_mail);
+    ph_smtp_server_set_handler(srv, "RCPT", on_rcpt);
+    ph_smtp_server_set_handler(srv, "DATA", on_data);
+    ph_smtp_server_set_callbacks(srv, &(struct ph_smtp_callbacks){
+        .data = on_data_bytes, .eom = on_eom, .tx_abort = on_tx_abort,
+        .disconnect = on_disconnect });
+    d->smtp[d->nsmtp++] = srv;
+    return 0;
+}
+
+int
+pd_smtp_start(struct pd *d)
+{
+    g_pd = d;
+    for (size_t i = 0; i < d->cfg.smtp.n; i++)
+        if (start_one(d, d->cfg.smtp.v[i], PD_SMTP) != 0)
+            return -1;
+    for (size_t i = 0; i < d->cfg.submission.n; i++)
+        if (start_one(d, d->cfg.submission.v[i], PD_SUBMISSION) != 0)
+            return -1;
+    for (size_t i = 0; i < d->cfg.lmtp.n; i++)
+        if (start_one(d, d->cfg.lmtp.v[i], PD_LMTP) != 0)
+            return -1;
+    return 0;
+}
