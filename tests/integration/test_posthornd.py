@@ -31,7 +31,9 @@ def free_port():
     return port
 
 
-class Daemon(phtest.TestCase):
+class DaemonCase(phtest.TestCase):
+    """Starts posthornd on free ports with its own users and mail root;
+    no tests of its own (test_posthornd_load.py reuses it)."""
 
     def setUp(self):
         super().setUp()
@@ -82,6 +84,9 @@ class Daemon(phtest.TestCase):
         p.user(user)
         p.pass_(password)
         return p
+
+
+class Daemon(DaemonCase):
 
     # -- delivery -------------------------------------------------------
 
