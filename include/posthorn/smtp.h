@@ -197,8 +197,11 @@ PH_API int ph_smtp_server_getsockname(ph_smtp_server *srv, size_t idx,
 PH_API unsigned ph_smtp_server_port(ph_smtp_server *srv);
 /* Sessions open now (for a program's graceful stop). */
 PH_API unsigned ph_smtp_server_session_count(ph_smtp_server *srv);
-/* Stops listening and closes every session with 421 4.3.2 after
-   flushing. The server stays allocated until ph_smtp_server_free(). */
+/* Stops listening. Sessions outside a transaction get 421 4.3.2 and are
+   closed after flushing; a session in a transaction (from an accepted
+   MAIL to the reply ending the message) or awaiting a handler's answer
+   may finish it and gets the 421 right after. Idle timeouts drop to at
+   most 5 s. The server stays allocated until ph_smtp_server_free(). */
 PH_API void ph_smtp_server_shutdown(ph_smtp_server *srv);
 
 /* Sets the handler of a verb (case-insensitive, 1-20 letters, digits or

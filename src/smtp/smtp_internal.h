@@ -179,6 +179,7 @@ void smtp_run_handler(ph_smtp_session *s, enum smtp_verb_id id,
                       const char *arg, unsigned expect);
 void smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len);
 void smtp_tx_reset(ph_smtp_session *s, bool aborted);
+bool smtp_in_transaction(const ph_smtp_session *s);
 
 /* smtp_reply.c */
 int smtp_send_reply(ph_smtp_session *s, int code, const char *enh,

@@ -143,6 +143,10 @@ smtp_reply_done(ph_smtp_session *s, int code)
         smtp_count_error(s);
     if (s->state == SMTP_S_CLOSING)
         return;
+    if (s->srv != NULL && s->srv->shutting_down && !smtp_in_transaction(s)) {
+        smtp_session_shutdown(s, true);     /* drained: now the 421 */
+        return;
+    }
     if (s->waiting && !s->in_dispatch) {
         s->waiting = false;     /* an answer came later: read again */
         if (s->conn)

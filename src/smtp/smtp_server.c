@@ -218,6 +218,11 @@ ph_smtp_server_shutdown(ph_smtp_server *srv)
            not a whole idle timeout. */
         if (s->conn && srv->limits.idle_timeout > SMTP_SHUTDOWN_FLUSH_S)
             ph_conn_set_timeout(s->conn, SMTP_SHUTDOWN_FLUSH_S);
+        /* A transaction under way, or a command awaiting its answer, may
+           finish: smtp_reply_done() says 421 right after (no message is
+           cut off by a restart). */
+        if (smtp_in_transaction(s) || s->expect != 0)
+            continue;
         smtp_session_shutdown(s, true);
     }
 }

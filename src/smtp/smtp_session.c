@@ -438,6 +438,13 @@ smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd,
     return s;
 }
 
+/* From an accepted MAIL until the reply that ends the message. */
+bool
+smtp_in_transaction(const ph_smtp_session *s)
+{
+    return s->tx.sender != NULL || s->state == SMTP_S_DATA;
+}
+
 /* The transaction ends: aborted (RSET, error, disconnect) or delivered. */
 void
 smtp_tx_reset(ph_smtp_session *s, bool aborted)

@@ -1,92 +1,171 @@
 /*
  * maildir_deliver.c -- one message into several Maildirs, all or nothing
- * (https://cr.yp.to/proto/maildir.html; RFC 5321 4.2.5: a 250 reply means
- * the message is stored). Each copy goes to tmp/ (O_EXCL, 0600), is
- * fsync'ed, and only when every copy is complete are they renamed into
- * new/ and every new/ directory fsync'ed; on any failure every copy is
- * removed again, also those already in new/.
+ * (https://cr.yp.to/proto/maildir.html; RFC 5321 4.2.5 and 6.1: a 250
+ * reply means the message is stored). Copies go to tmp/ (O_EXCL, 0600)
+ * and are fsync'ed; only when every copy is complete are they renamed
+ * into new/ and the new/ directories fsync'ed. Any failure removes every
+ * copy, also those already in new/. Reading Maildirs is maildir_drop.c.
  */
 #include "posthorn/posthorn.h"
+#include "posthorn/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
-#define TX_BUF (64 * 1024)
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
 
+#define TX_BUF     (64 * 1024)   /* shared write buffer */
+#define HOST_MAX   160           /* escaped host: see escape_host() */
+#define NAME_BUF   256           /* NAME_MAX (255) + NUL */
+
+/* One recipient's copy. Owned by the transaction. */
 struct tx_copy {
-    char  *dir;          /* the Maildir */
-    char  *tmp_name;     /* "<unique>" in tmp/ */
-    char  *new_name;     /* in new/ after the rename, else NULL */
-    int    fd;
-    size_t size;
+    char   *dir;                 /* the Maildir, copied at add() */
+    char    name[NAME_BUF];      /* unique part; new/ adds ",S=<size>" */
+    int     fd;                  /* open in tmp/ until commit, else -1 */
+    size_t  size;                /* bytes written: prefix + common */
+    bool    in_tmp;              /* tmp/<name> is ours to remove */
+    bool    in_new;              /* renamed: new/<name>,S= is ours */
+    bool    made_dir;            /* add() ran mkdir: sync dir + parent */
 };
 
-struct ph_maildir_tx {
-    char                  *host;       /* '/' and ':' escaped */
-    struct tx_copy        *v;
-    size_t                 n, cap;
-    char                  *buf;        /* common bytes not yet written */
-    size_t                 buf_len;
-    enum ph_deliver_status err;        /* sticky */
-    bool                   committed;
+enum tx_state {
+    TX_OPEN = 0,
+    TX_FAILED,                   /* rolled back; err says why */
+    TX_COMMITTED,                /* every copy durable in new/ */
 };
+
+/* Owned by the caller from ph_maildir_tx_new() to ph_maildir_tx_free(). */
+struct ph_maildir_tx {
+    char                    host[HOST_MAX + 1];   /* escaped */
+    struct tx_copy         *v;
+    size_t                  n, cap;
+    char                   *buf;        /* TX_BUF bytes for every copy */
+    size_t                  buf_len;
+    size_t                  body_len;   /* common bytes taken so far */
+    enum tx_state           state;
+    enum ph_deliver_status  err;        /* when TX_FAILED */
+};
+
+/*
+ * Deliveries by this process: the "Q<n>" of unique names. It is the one
+ * global here, and it must be one: a counter per transaction would give
+ * two transactions started in the same microsecond (LMTP makes one per
+ * recipient, back to back) the same name in a shared Maildir. Atomic, so
+ * threads with their own loops may deliver at once.
+ */
+static atomic_ulong md_deliveries;
 
 static enum ph_deliver_status
 errno_status(int e)
 {
-    return (e == ENOSPC || e == EDQUOT) ? PH_DELIVER_NOSPACE
-                                        : PH_DELIVER_TEMP;
+#ifdef EDQUOT
+    if (e == EDQUOT)
+        return PH_DELIVER_NOSPACE;
+#endif
+    return e == ENOSPC ? PH_DELIVER_NOSPACE : PH_DELIVER_TEMP;
 }
 
-/* The Maildir spec's host part: '/' -> \057, ':' -> \072. */
-static char *
-escape_host(const char *host)
+/*
+ * The Maildir spec's host part: '/' -> "\057", ':' -> "\072" (a '/' would
+ * be a path, a ':' would start the info part). Cut at HOST_MAX so
+ * the whole name with ",S=<size>" stays within NAME_MAX (255): the time,
+ * pid and counter make names unique, the host only separates machines
+ * sharing a Maildir.
+ */
+static void
+escape_host(const char *host, char *out)
 {
-    size_t len = strlen(host), o = 0;
-    char  *out = malloc(4 * len + 1);
+    size_t o = 0;
 
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (host[i] == '/' || host[i] == ':') {
-            o += (size_t)sprintf(out + o, "\\%03o", (unsigned char)host[i]);
+    for (; *host != '\0'; host++) {
+        bool is_special = *host == '/' || *host == ':';
+        if (o + (is_special ? 4 : 1) > HOST_MAX)
+            break;
+        if (is_special) {
+            memcpy(out + o, *host == '/' ? "\\057" : "\\072", 4);
+            o += 4;
         } else {
-            out[o++] = host[i];
+            out[o++] = *host;
         }
     }
     out[o] = '\0';
-    return out;
 }
 
 ph_maildir_tx *
 ph_maildir_tx_new(const char *host)
 {
     ph_maildir_tx *tx = calloc(1, sizeof(*tx));
+    char           name[256];
 
     if (tx == NULL)
         return NULL;
-    tx->host = escape_host(host && host[0] ? host : "localhost");
+    if (host == NULL || host[0] == '\0') {
+        if (gethostname(name, sizeof(name)) != 0 || name[0] == '\0')
+            strcpy(name, "localhost");
+        name[sizeof(name) - 1] = '\0';
+        host = name;
+    }
+    escape_host(host, tx->host);
     tx->buf = malloc(TX_BUF);
-    if (tx->host == NULL || tx->buf == NULL) {
-        ph_maildir_tx_free(tx);
+    if (tx->buf == NULL) {
+        free(tx);
         return NULL;
     }
     return tx;
 }
 
+/* "<maildir>/tmp/<name>" or "<maildir>/new/<name>,S=<size>": -1 if it
+   does not fit. */
 static int
-ensure_maildir(const char *dir)
+copy_path(const struct tx_copy *c, bool is_new, char *buf, size_t size)
 {
-    static const char *const subs[] = { "", "/tmp", "/new", "/cur" };
-    char                     path[4096];
+    int n;
 
-    for (size_t i = 0; i < 4; i++) {
+    if (is_new)
+        n = snprintf(buf, size, "%s/new/%s,S=%zu", c->dir, c->name,
+                     c->size);
+    else
+        n = snprintf(buf, size, "%s/tmp/%s", c->dir, c->name);
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* "<sec>.M<usec>P<pid>Q<n>.<host>" (the Maildir spec's modern form). */
+static int
+make_name(const ph_maildir_tx *tx, struct tx_copy *c)
+{
+    struct timespec ts;
+    unsigned long   q = atomic_fetch_add(&md_deliveries, 1) + 1;
+    int             n;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return -1;
+    n = snprintf(c->name, sizeof(c->name), "%lld.M%ldP%ldQ%lu.%s",
+                 (long long)ts.tv_sec, (long)(ts.tv_nsec / 1000),
+                 (long)getpid(), q, tx->host);
+    return (n < 0 || (size_t)n >= sizeof(c->name)) ? -1 : 0;
+}
+
+/* Creates the Maildir and its cur/ new/ tmp/ (0700) as far as missing;
+   the parent must exist. 0 or an errno. */
+static int
+make_maildir(const char *dir)
+{
+    static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
+    char                     path[PATH_MAX];
+
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         int n = snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
         if (n < 0 || (size_t)n >= sizeof(path))
             return ENAMETOOLONG;
@@ -97,25 +176,38 @@ ensure_maildir(const char *dir)
 }
 
 /*
- * "<sec>.M<usec>P<pid>Q<n>.<host>": unique per Maildir spec. n counts the
- * copies of this process; it is the library's one piece of global state,
- * and harmless across threads since O_EXCL catches a clash.
+ * Creates this copy's file in tmp/. The Maildir is made only when tmp/
+ * is missing, so the usual delivery costs one open(2). O_NOFOLLOW: a
+ * symlink planted in tmp/ must not redirect the write (O_EXCL refuses it
+ * as well; belt and braces).
  */
-static unsigned long tx_counter;
-
-static char *
-unique_name(const ph_maildir_tx *tx)
+static enum ph_deliver_status
+open_copy(const ph_maildir_tx *tx, struct tx_copy *c)
 {
-    struct timeval tv;
-    char           name[512];
-    int            n;
+    char path[PATH_MAX];
+    int  e, tries = 0;
 
-    gettimeofday(&tv, NULL);
-    n = snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%lu.%s",
-                 (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-                 __atomic_add_fetch(&tx_counter, 1, __ATOMIC_RELAXED),
-                 tx->host);
-    return (n < 0 || (size_t)n >= sizeof(name)) ? NULL : strdup(name);
+    for (;;) {
+        if (make_name(tx, c) != 0 || copy_path(c, false, path, sizeof(path)))
+            return PH_DELIVER_TEMP;
+        c->fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+                     O_NOFOLLOW, 0600);
+        if (c->fd >= 0) {
+            c->in_tmp = true;
+            return PH_DELIVER_OK;
+        }
+        e = errno;
+        if (e == ENOENT && !c->made_dir) {
+            if ((e = make_maildir(c->dir)) != 0)
+                return errno_status(e);
+            c->made_dir = true;
+        } else if (e != EEXIST || ++tries == 3) {
+            /* EEXIST: a name clash (another host, a reused pid); the
+               next name differs in Q. Never unlink what we did not
+               create. */
+            return errno_status(e);
+        }
+    }
 }
 
 static enum ph_deliver_status
@@ -123,186 +215,273 @@ write_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {
         ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
             return errno_status(errno);
-        }
         p += w;
         len -= (size_t)w;
     }
     return PH_DELIVER_OK;
 }
 
-static enum ph_deliver_status
-open_copy(ph_maildir_tx *tx, struct tx_copy *c, const char *maildir)
+/* fsync(2) of a directory, so the entries made in it survive a crash. */
+static int
+sync_dir(const char *path)
 {
-    char path[4096];
-    int  e, n;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
 
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-    if ((c->dir = strdup(maildir)) == NULL)
-        return PH_DELIVER_TEMP;
-    if ((e = ensure_maildir(maildir)) != 0)
-        return errno_status(e);
-    if ((c->tmp_name = unique_name(tx)) == NULL)
-        return PH_DELIVER_TEMP;
-    n = snprintf(path, sizeof(path), "%s/tmp/%s", maildir, c->tmp_name);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return PH_DELIVER_TEMP;
-    c->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                 0600);
-    return c->fd < 0 ? errno_status(errno) : PH_DELIVER_OK;
+    if (fd < 0)
+        return errno;
+    e = fsync(fd) != 0 ? errno : 0;
+    close(fd);
+    return e;
+}
+
+static int
+sync_sub(const char *dir, const char *sub)
+{
+    char path[PATH_MAX];
+    int  n = snprintf(path, sizeof(path), "%s/%s", dir, sub);
+
+    return (n < 0 || (size_t)n >= sizeof(path)) ? ENAMETOOLONG
+                                                : sync_dir(path);
+}
+
+/* The directory holding dir: its entry for a new Maildir must be made
+   durable too, or a crash could lose the Maildir with the mail in it. */
+static int
+sync_parent(const char *dir)
+{
+    char   path[PATH_MAX];
+    size_t len = strlen(dir);
+    char  *slash;
+
+    if (len >= sizeof(path))
+        return ENAMETOOLONG;
+    memcpy(path, dir, len + 1);
+    while (len > 1 && path[len - 1] == '/')
+        path[--len] = '\0';
+    if ((slash = strrchr(path, '/')) == NULL)
+        return sync_dir(".");
+    slash[slash == path ? 1 : 0] = '\0';
+    return sync_dir(path);
+}
+
+/*
+ * Takes every copy back. Those in new/ go first: until then a POP3 client
+ * may fetch a message we are about to answer 4xx for. new/ is fsync'ed
+ * after the unlink (best effort) so a crash cannot bring the copy back and
+ * turn the client's retry into a duplicate.
+ */
+static void
+rollback(ph_maildir_tx *tx)
+{
+    char path[PATH_MAX];
+
+    for (size_t i = 0; i < tx->n; i++) {
+        struct tx_copy *c = &tx->v[i];
+        if (c->in_new && copy_path(c, true, path, sizeof(path)) == 0) {
+            unlink(path);
+            (void)sync_sub(c->dir, "new");
+        }
+        c->in_new = false;
+    }
+    for (size_t i = 0; i < tx->n; i++) {
+        struct tx_copy *c = &tx->v[i];
+        if (c->fd >= 0)
+            close(c->fd);
+        c->fd = -1;
+        if (c->in_tmp && copy_path(c, false, path, sizeof(path)) == 0)
+            unlink(path);
+        c->in_tmp = false;
+    }
+}
+
+/* The first error fails the transaction for good and removes its files at
+   once (after ENOSPC the space is wanted back). Later calls return it. */
+static enum ph_deliver_status
+tx_fail(ph_maildir_tx *tx, enum ph_deliver_status st)
+{
+    if (tx->state == TX_OPEN) {
+        tx->state = TX_FAILED;
+        tx->err = st;
+        rollback(tx);
+    }
+    return tx->err;
+}
+
+/* Status for a call on a transaction no longer open: its error, or TEMP
+   for a call after commit (a caller's bug; the delivery stands). */
+static enum ph_deliver_status
+tx_closed(const ph_maildir_tx *tx)
+{
+    return tx->state == TX_FAILED ? tx->err : PH_DELIVER_TEMP;
 }
 
 enum ph_deliver_status
 ph_maildir_tx_add(ph_maildir_tx *tx, const char *maildir, const char *prefix,
                   size_t prefix_len)
 {
-    struct tx_copy *c;
+    struct tx_copy        *c;
+    enum ph_deliver_status st;
 
-    if (tx->err != PH_DELIVER_OK)
-        return tx->err;
-    if (tx->buf_len > 0 || tx->committed)
-        return tx->err = PH_DELIVER_TEMP;   /* add before writing */
+    if (tx->state != TX_OPEN)
+        return tx_closed(tx);
+    if (tx->body_len > 0)   /* bytes gone by cannot reach a new copy */
+        return tx_fail(tx, PH_DELIVER_TEMP);
     if (tx->n == tx->cap) {
         size_t          cap = tx->cap ? 2 * tx->cap : 4;
-        struct tx_copy *nv = realloc(tx->v, cap * sizeof(*nv));
-        if (nv == NULL)
-            return tx->err = PH_DELIVER_TEMP;
-        tx->v = nv;
+        struct tx_copy *v = realloc(tx->v, cap * sizeof(*v));
+        if (v == NULL)
+            return tx_fail(tx, PH_DELIVER_TEMP);
+        tx->v = v;
         tx->cap = cap;
     }
     c = &tx->v[tx->n++];
-    if ((tx->err = open_copy(tx, c, maildir)) != PH_DELIVER_OK)
-        return tx->err;
-    if (prefix_len > 0 &&
-        (tx->err = write_all(c->fd, prefix, prefix_len)) != PH_DELIVER_OK)
-        return tx->err;
-    c->size = prefix_len;
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    if ((c->dir = strdup(maildir)) == NULL)
+        return tx_fail(tx, PH_DELIVER_TEMP);
+    if ((st = open_copy(tx, c)) != PH_DELIVER_OK)
+        return tx_fail(tx, st);
+    if (prefix != NULL && prefix_len > 0 &&
+        (st = write_all(c->fd, prefix, prefix_len)) != PH_DELIVER_OK)
+        return tx_fail(tx, st);
+    c->size = prefix != NULL ? prefix_len : 0;
+    return PH_DELIVER_OK;
+}
+
+/* The same bytes to every copy, straight from p. */
+static enum ph_deliver_status
+write_copies(ph_maildir_tx *tx, const char *p, size_t len)
+{
+    for (size_t i = 0; i < tx->n; i++) {
+        enum ph_deliver_status st = write_all(tx->v[i].fd, p, len);
+        if (st != PH_DELIVER_OK)
+            return tx_fail(tx, st);
+        tx->v[i].size += len;
+    }
     return PH_DELIVER_OK;
 }
 
 static enum ph_deliver_status
 flush(ph_maildir_tx *tx)
 {
-    for (size_t i = 0; i < tx->n && tx->err == PH_DELIVER_OK; i++) {
-        tx->err = write_all(tx->v[i].fd, tx->buf, tx->buf_len);
-        tx->v[i].size += tx->buf_len;
-    }
+    enum ph_deliver_status st = write_copies(tx, tx->buf, tx->buf_len);
+
     tx->buf_len = 0;
-    return tx->err;
+    return st;
 }
 
+/*
+ * One shared buffer: DATA arrives in pieces of a few KiB, and a write(2)
+ * per piece per copy would cost more than the copy into the buffer. A
+ * piece that does not fit goes out after the buffer, directly if it is
+ * at least a buffer long.
+ */
 enum ph_deliver_status
 ph_maildir_tx_write(ph_maildir_tx *tx, const void *p, size_t len)
 {
-    const char *s = p;
-
-    while (len > 0 && tx->err == PH_DELIVER_OK) {
-        size_t take = TX_BUF - tx->buf_len < len ? TX_BUF - tx->buf_len : len;
-        memcpy(tx->buf + tx->buf_len, s, take);
-        tx->buf_len += take;
-        s += take;
-        len -= take;
-        if (tx->buf_len == TX_BUF)
-            flush(tx);
+    if (tx->state != TX_OPEN)
+        return tx_closed(tx);
+    tx->body_len += len;
+    if (len > TX_BUF - tx->buf_len) {
+        if (flush(tx) != PH_DELIVER_OK)
+            return tx->err;
+        if (len >= TX_BUF)
+            return write_copies(tx, p, len);
     }
-    return tx->err;
+    if (len > 0)
+        memcpy(tx->buf + tx->buf_len, p, len);
+    tx->buf_len += len;
+    return PH_DELIVER_OK;
 }
 
-/* Every copy on disk (fsync) and closed. */
+/* Every copy's data on disk and its descriptor closed. close(2) can
+   report a deferred write error (NFS), so it counts as well. */
 static enum ph_deliver_status
 sync_copies(ph_maildir_tx *tx)
 {
-    if (flush(tx) != PH_DELIVER_OK)
-        return tx->err;
     for (size_t i = 0; i < tx->n; i++) {
         struct tx_copy *c = &tx->v[i];
-        if (fsync(c->fd) != 0 || close(c->fd) != 0) {
-            c->fd = -1;
-            return tx->err = errno_status(errno);
-        }
+        int             e = fsync(c->fd) != 0 ? errno : 0;
+
+        if (close(c->fd) != 0 && e == 0)
+            e = errno;
         c->fd = -1;
+        if (e != 0)
+            return errno_status(e);
     }
     return PH_DELIVER_OK;
 }
 
+/* tmp/ -> new/. rename(2), as the spec says: the name is unique, and
+   link+unlink would cost a syscall for a clash that cannot happen. */
 static enum ph_deliver_status
-move_copy(ph_maildir_tx *tx, struct tx_copy *c)
+publish(ph_maildir_tx *tx)
 {
-    char from[4096], to[4096], name[600];
-    int  n1, n2, n3;
+    char from[PATH_MAX], to[PATH_MAX];
 
-    n3 = snprintf(name, sizeof(name), "%s,S=%zu", c->tmp_name, c->size);
-    n1 = snprintf(from, sizeof(from), "%s/tmp/%s", c->dir, c->tmp_name);
-    n2 = snprintf(to, sizeof(to), "%s/new/%s", c->dir, name);
-    if (n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n1 >= sizeof(from) ||
-        (size_t)n2 >= sizeof(to) || (size_t)n3 >= sizeof(name))
-        return PH_DELIVER_TEMP;
-    /* link + unlink would refuse to overwrite; rename into new/ of a name
-       unique per the spec cannot clash (O_EXCL made it unique in tmp/). */
-    if (rename(from, to) != 0)
-        return errno_status(errno);
-    if ((c->new_name = strdup(name)) == NULL)
-        return PH_DELIVER_TEMP;
-    return PH_DELIVER_OK;
-}
-
-static enum ph_deliver_status
-sync_dir(const char *maildir)
-{
-    char path[4096];
-    int  fd, n = snprintf(path, sizeof(path), "%s/new", maildir);
-
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return PH_DELIVER_TEMP;
-    if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return errno_status(errno);
-    if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        return errno_status(e);
+    for (size_t i = 0; i < tx->n; i++) {
+        struct tx_copy *c = &tx->v[i];
+        if (copy_path(c, false, from, sizeof(from)) != 0 ||
+            copy_path(c, true, to, sizeof(to)) != 0)
+            return PH_DELIVER_TEMP;
+        if (rename(from, to) != 0)
+            return errno_status(errno);
+        c->in_tmp = false;
+        c->in_new = true;
     }
-    close(fd);
     return PH_DELIVER_OK;
 }
 
+/* fsync every new/ once (two recipients may share a Maildir), and the
+   Maildir and its parent where add() created them. */
+static enum ph_deliver_status
+sync_dirs(const ph_maildir_tx *tx)
+{
+    for (size_t i = 0; i < tx->n; i++) {
+        const struct tx_copy *c = &tx->v[i];
+        bool                  is_seen = false;
+        int                   e;
+
+        for (size_t j = 0; j < i && !is_seen; j++)
+            is_seen = strcmp(tx->v[j].dir, c->dir) == 0;
+        if (is_seen)
+            continue;
+        e = sync_sub(c->dir, "new");
+        if (e == 0 && c->made_dir && (e = sync_sub(c->dir, ".")) == 0)
+            e = sync_parent(c->dir);
+        if (e != 0)
+            return errno_status(e);
+    }
+    return PH_DELIVER_OK;
+}
+
+/*
+ * A transaction without copies is refused: a 250 for a message stored
+ * nowhere would be the silent loss RFC 5321 6.1 forbids.
+ */
 enum ph_deliver_status
 ph_maildir_tx_commit(ph_maildir_tx *tx)
 {
-    if (tx->err != PH_DELIVER_OK || tx->committed || tx->n == 0)
-        return tx->err != PH_DELIVER_OK ? tx->err
-               : tx->n == 0 ? PH_DELIVER_TEMP : PH_DELIVER_OK;
-    if (sync_copies(tx) != PH_DELIVER_OK)
+    enum ph_deliver_status st;
+
+    if (tx->state == TX_COMMITTED)
+        return PH_DELIVER_OK;
+    if (tx->state != TX_OPEN)
         return tx->err;
-    for (size_t i = 0; i < tx->n && tx->err == PH_DELIVER_OK; i++)
-        tx->err = move_copy(tx, &tx->v[i]);
-    for (size_t i = 0; i < tx->n && tx->err == PH_DELIVER_OK; i++)
-        tx->err = sync_dir(tx->v[i].dir);
-    if (tx->err == PH_DELIVER_OK)
-        tx->committed = true;
-    return tx->err;         /* on error, free() rolls every copy back */
-}
-
-/* Removes a copy from wherever it is: tmp/ or, if moved, new/. */
-static void
-remove_copy(struct tx_copy *c)
-{
-    char path[4096];
-    int  n;
-
-    if (c->fd >= 0)
-        close(c->fd);
-    if (c->dir == NULL || c->tmp_name == NULL)
-        return;
-    if (c->new_name != NULL)
-        n = snprintf(path, sizeof(path), "%s/new/%s", c->dir, c->new_name);
-    else
-        n = snprintf(path, sizeof(path), "%s/tmp/%s", c->dir, c->tmp_name);
-    if (n > 0 && (size_t)n < sizeof(path))
-        unlink(path);
+    if (tx->n == 0)
+        return tx_fail(tx, PH_DELIVER_TEMP);
+    if (flush(tx) != PH_DELIVER_OK)
+        return tx->err;
+    if ((st = sync_copies(tx)) != PH_DELIVER_OK ||
+        (st = publish(tx)) != PH_DELIVER_OK ||
+        (st = sync_dirs(tx)) != PH_DELIVER_OK)
+        return tx_fail(tx, st);
+    tx->state = TX_COMMITTED;
+    return PH_DELIVER_OK;
 }
 
 void
@@ -310,18 +489,11 @@ ph_maildir_tx_free(ph_maildir_tx *tx)
 {
     if (tx == NULL)
         return;
-    for (size_t i = 0; i < tx->n; i++) {
-        struct tx_copy *c = &tx->v[i];
-        if (!tx->committed)
-            remove_copy(c);
-        else if (c->fd >= 0)
-            close(c->fd);
-        free(c->dir);
-        free(c->tmp_name);
-        free(c->new_name);
-    }
+    if (tx->state == TX_OPEN)
+        rollback(tx);
+    for (size_t i = 0; i < tx->n; i++)
+        free(tx->v[i].dir);
     free(tx->v);
     free(tx->buf);
-    free(tx->host);
     free(tx);
 }
