@@ -237,6 +237,7 @@ pd_config_parse(struct pd_config *c, int argc, char **argv)
     memset(c, 0, sizeof(*c));
     set_defaults(c);
     set_defaults(&cli);
+    optind = 0;                 /* again on SIGHUP: scan from the start */
     while ((opt = getopt_long(argc, argv, "c:h", long_opts, NULL)) != -1) {
         if (opt == 'h' || opt == '?')
             return -1;

@@ -69,13 +69,40 @@ on_term(void *ctx, int signum)
         evtimer_add(d->stop_timer, &tv);
 }
 
+/* Takes from a freshly read configuration what can change while
+   sessions go on: the users file, the local domains. Listeners, limits
+   and the hostname belong to servers already running: a restart. */
+static void
+adopt_config(struct pd *d, struct pd_config *n)
+{
+    char *users = d->cfg.users;
+
+    d->cfg.users = n->users;
+    n->users = users;
+    for (size_t i = 0; i < d->cfg.ndomains; i++)
+        free(d->cfg.domains[i]);
+    memcpy(d->cfg.domains, n->domains, sizeof(n->domains));
+    d->cfg.ndomains = n->ndomains;
+    n->ndomains = 0;
+}
+
 static void
 on_hup(void *ctx, int signum)
 {
-    struct pd *d = ctx;
+    struct pd       *d = ctx;
+    struct pd_config n;
 
+    if (pd_config_parse(&n, d->argc, d->argv) != 0) {
+        pd_log("event=reload status=failed reason=config keeping=old");
+        pd_config_free(&n);
+        return;
+    }
+    adopt_config(d, &n);
+    pd_config_free(&n);
     if (pd_users_load(d, true) != 0)
         pd_log("event=reload status=failed keeping=old_users");
+    else
+        pd_log("event=reload status=ok");
 }
 
 /* Root must name an unprivileged user; we switch after binding. */
@@ -151,6 +178,8 @@ main(int argc, char **argv)
     static struct pd d;
     int              rc = 1;
 
+    d.argc = argc;
+    d.argv = argv;
     if (pd_config_parse(&d.cfg, argc, argv) != 0) {
         if (d.cfg.check_only) {
             fprintf(stderr, "posthornd: configuration has errors\n");

@@ -40,6 +40,8 @@ struct pd_config {
 /* The running daemon. */
 struct pd {
     struct pd_config  cfg;
+    int               argc;          /* kept for SIGHUP's re-read */
+    char            **argv;
     ph_loop          *loop;
     ph_passwd        *pw;            /* replaced on SIGHUP */
     char             *local[PD_MAX_DOMAINS + 1];

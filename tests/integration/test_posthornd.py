@@ -215,6 +215,26 @@ class Daemon(DaemonCase):
         self.assertFalse([l for l in srv.err if "secret" in l or "new" in
                           l.split()])
 
+    def test_sighup_rereads_config(self):
+        conf = os.path.join(self.dir, "posthornd.conf")
+        with open(conf, "w") as f:
+            f.write("# local domains\ndomain = example.org\n")
+        srv = self.start_daemon("-c", conf)
+        with smtplib.SMTP("127.0.0.1", self.smtp, timeout=10) as s:
+            s.ehlo("client.test")
+            s.mail("a@remote.test")
+            code, msg = s.rcpt("carol@other.test")  # not local (yet)
+            self.assertEqual((code, msg[:5]), (550, b"5.7.1"))
+        with open(conf, "a") as f:
+            f.write("domain = other.test\n")
+        os.kill(srv.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while not any("event=reload status=ok" in l for l in srv.err):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        self.send(["carol@other.test"], b"Subject: hup\r\n\r\nx\r\n")
+        self.assertEqual(len(self.maildir_files("carol", "other.test")), 1)
+
     # -- process ----------------------------------------------------------
 
     def test_sigterm_with_idle_client(self):
