@@ -55,59 +55,10 @@ SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 FROM=a@x.test RCPT=b@y.test LEN=1024
 HZ=$(getconf CLK_TCK)
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# ---------------------------------------------------------------- tools
-POLICY=/usr/sbin/policy-rc.d POLICY_BAK=
-restore_policy() {
-    if [[ -n $POLICY_BAK ]]; then
-        mv -f "$POLICY_BAK" "$POLICY"; POLICY_BAK=
-    elif [[ -f $POLICY.smtp_sink_bench ]]; then
-        rm -f "$POLICY" "$POLICY.smtp_sink_bench"
-    fi
-}
-
-install_postfix() {
-    local cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix"
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "smtp_sink_bench: $SINK / $SOURCE missing (Debian package postfix)." >&2
-        echo "Install them without starting the postfix service, as root:" >&2
-        echo "  echo 'postfix postfix/main_mailer_type select No configuration' | sudo debconf-set-selections" >&2
-        echo "  printf '#!/bin/sh\\nexit 101\\n' | sudo tee /usr/sbin/policy-rc.d && sudo chmod 755 /usr/sbin/policy-rc.d" >&2
-        echo "  sudo sh -c '$cmd'" >&2
-        echo "  sudo rm /usr/sbin/policy-rc.d   # if it was not there before" >&2
-        exit 1
-    fi
-    log "installing postfix (for smtp-sink/smtp-source; the service is not started)"
-    export DEBIAN_FRONTEND=noninteractive
-    echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
-    # invoke-rc.d asks policy-rc.d; 101 = "action forbidden": no service start.
-    # An existing policy that already forbids is left as it is; any other is
-    # set aside and put back afterwards.
-    local had_policy=0 rc=0
-    if [[ -x $POLICY ]]; then
-        "$POLICY" postfix start > /dev/null 2>&1; rc=$?
-        had_policy=1
-    fi
-    trap 'restore_policy' EXIT
-    if [[ $had_policy -eq 0 || $rc -ne 101 ]]; then
-        if [[ -e $POLICY ]]; then
-            POLICY_BAK=$POLICY.bak.$$
-            cp -p "$POLICY" "$POLICY_BAK"
-        else
-            : > "$POLICY.smtp_sink_bench"   # marker: ours, remove afterwards
-        fi
-        printf '#!/bin/sh\nexit 101\n' > "$POLICY"
-        chmod 755 "$POLICY"
-    fi
-    apt-get update -qq || die "apt-get update failed"
-    apt-get install -y -qq --no-install-recommends postfix > "$OUT_DIR/apt-install.log" 2>&1 \
-        || { tail -n 20 "$OUT_DIR/apt-install.log" >&2; restore_policy; die "apt-get install postfix failed"; }
-    restore_policy
-    trap - EXIT
-    [[ -x $SINK && -x $SOURCE ]] || die "postfix installed but $SINK / $SOURCE missing"
-}
+BENCH_NAME=smtp_sink_bench
+# log, die, install_postfix, bench_build, start_server_argv, wait_banner,
+# stop_server, proc_ticks, cpu_snap, nonlo_tx
+. "$ROOT/bench/lib.sh"
 
 mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
 if [[ ! -x $SINK || ! -x $SOURCE ]]; then
@@ -116,15 +67,11 @@ fi
 command -v cmake > /dev/null || { sh "$ROOT/scripts/deps.sh" || exit 1; }
 
 log "building esmtp_sink (Release) in $BUILD_DIR"
-cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPH_TESTS=OFF > "$OUT_DIR/cmake.log" 2>&1 \
-    || { tail -n 20 "$OUT_DIR/cmake.log" >&2; die "cmake configure failed"; }
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target esmtp_sink >> "$OUT_DIR/cmake.log" 2>&1 \
-    || { tail -n 20 "$OUT_DIR/cmake.log" >&2; die "build failed"; }
+bench_build "$BUILD_DIR" "$(nproc)" esmtp_sink
 ESMTP=$BUILD_DIR/examples/esmtp_sink
 [[ -x $ESMTP ]] || die "$ESMTP not built"
 
 # ---------------------------------------------------------------- servers
-SRV_PID=
 # server_cmd NAME: fills SRV_ARGV
 server_cmd() {
     case $1 in
@@ -141,51 +88,11 @@ server_cmd() {
 
 start_server() { # NAME LOGFILE
     server_cmd "$1"
-    # The background subshell is not a process-group leader, so setsid does
-    # not fork: $! is the server itself, leader of its own new group.
-    ( exec setsid "${SRV_ARGV[@]}" ) > "$2" 2>&1 < /dev/null &
-    SRV_PID=$!
+    start_server_argv "$2"
 }
 
-pgid_of() { awk '{ sub(/^.*\) /, ""); print $3 }' "/proc/$1/stat" 2>/dev/null; }
-
-wait_banner() { # until a connection gets "220"
-    local i line
-    for ((i = 0; i < 100; i++)); do
-        line=$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT && head -n1 <&3" 2>/dev/null) || true
-        [[ $line == 220* ]] && return 0
-        kill -0 "$SRV_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
-stop_server() { # TERM to the server's own process group, KILL after 5 s
-    [[ -n $SRV_PID ]] || return 0
-    if [[ $(pgid_of "$SRV_PID") == "$SRV_PID" ]]; then
-        kill -TERM -- "-$SRV_PID" 2>/dev/null
-    else
-        kill -TERM "$SRV_PID" 2>/dev/null
-    fi
-    local i
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL -- "-$SRV_PID" 2>/dev/null || kill -KILL "$SRV_PID" 2>/dev/null
-    wait "$SRV_PID" 2>/dev/null
-    SRV_PID=
-}
 trap 'stop_server' EXIT
 trap 'stop_server; exit 130' INT TERM
-
-# CPU ticks (utime+stime+cutime+cstime) of the server; both servers are
-# single processes
-# Prints "user system".
-proc_ticks() { awk '{ sub(/^.*\) /, ""); print $12+$14, $13+$15 }' "/proc/$1/stat" 2>/dev/null || echo 0 0; }
-
-cpu_snap() { awk '/^cpu /{ idle = $5 + $6; t = 0; for (i = 2; i <= NF; i++) t += $i; print t - idle; exit }' /proc/stat; }
-nonlo_tx() { awk -F'[: ]+' 'NR > 2 && $2 != "lo" { s += $12 } END { print s + 0 }' /proc/net/dev; }
 
 # ---------------------------------------------------------------- runs
 scenario_args() {
