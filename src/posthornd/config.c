@@ -239,8 +239,10 @@ pd_config_parse(struct pd_config *c, int argc, char **argv)
     set_defaults(&cli);
     optind = 0;                 /* again on SIGHUP: scan from the start */
     while ((opt = getopt_long(argc, argv, "c:h", long_opts, NULL)) != -1) {
-        if (opt == 'h' || opt == '?')
+        if (opt == 'h' || opt == '?') {
+            pd_config_free(&cli);
             return -1;
+        }
         if (apply(&cli, opt, optarg) != 0) {
             fprintf(stderr, "posthornd: bad value for --%s: '%s'\n",
                     opt_name(opt), optarg ? optarg : "");

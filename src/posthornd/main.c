@@ -19,6 +19,19 @@
 /* Seconds in-flight sessions get after SIGTERM/SIGINT (issue: < 5 s). */
 #define PD_STOP_GRACE 4
 
+const char *
+pd_clean(const char *in, char *buf, size_t cap)
+{
+    size_t i;
+
+    for (i = 0; in[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        buf[i] = (c <= 0x20 || c == '"' || c == 0x7f) ? '?' : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 void
 pd_log(const char *fmt, ...)
 {
@@ -198,6 +211,15 @@ main(int argc, char **argv)
         rc = check_config(&d);
         pd_config_free(&d.cfg);
         return rc;
+    }
+    /* Root without --user changes nothing: checked before any file or
+       port is touched. */
+    if (geteuid() == 0 && (d.cfg.run_user == NULL ||
+                           getpwnam(d.cfg.run_user) == NULL)) {
+        fprintf(stderr, "posthornd: started as root: --user NAME (an "
+                "existing user) is required\n");
+        pd_config_free(&d.cfg);
+        return 1;
     }
     if (add_defaults(&d.cfg) != 0 || pd_first_run(&d) != 0 ||
         pd_users_load(&d, true) != 0 || (d.loop = ph_loop_new()) == NULL)

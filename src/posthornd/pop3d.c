@@ -22,8 +22,10 @@ verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
     if (!ok || canon == NULL ||
         (at = strrchr(canon, '@')) == NULL ||
         (size_t)(at - canon) >= sizeof(local)) {
+        char clean[128];
         pd_log("pop3=%lu event=login status=failed user=%s",
-               ph_pop3_session_id(s), a->user);
+               ph_pop3_session_id(s), pd_clean(a->user, clean,
+                                               sizeof(clean)));
         ph_pop3_auth_reply(s, PH_POP3_ERR_AUTH, NULL);
         return;
     }

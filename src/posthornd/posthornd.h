@@ -66,7 +66,9 @@ bool pd_is_local(const struct pd *d, const char *domain);
 int  pd_first_run(struct pd *d);
 
 void pd_own(const struct pd *d, const char *path);
-int  mkdir_p(const char *path);
+int  mkdir_p(const struct pd *d, const char *path);
+/* Client text for a key=value log: no spaces, quotes or control bytes. */
+const char *pd_clean(const char *in, char *buf, size_t cap);
 
 /* smtpd.c, pop3d.c */
 int pd_smtp_start(struct pd *d);

@@ -21,10 +21,27 @@ struct pd_sess {
     struct pd      *d;
     enum pd_kind    kind;
     ph_maildir_tx **tx;      /* SMTP: tx[0] for all; LMTP: one per rcpt */
-    enum ph_deliver_status *rst; /* LMTP: why tx[i] is NULL (OK: unknown) */
-    size_t          ntx;
+    enum ph_deliver_status *rst; /* LMTP: why tx[i] is NULL (OK: unknown);
+                                    after commit, each one's result */
+    long           *dup;      /* LMTP: index of an earlier recipient with
+                                 the same Maildir, else -1 */
+    char          **paths;    /* Maildirs already given a copy */
+    size_t          ntx, npaths;
     enum ph_deliver_status st;
 };
+
+/* One copy per mailbox: "a@x", "A@X" and a bare "postmaster" may all name
+   the same Maildir. Returns the earlier recipient's index, or -1 (and
+   remembers path). */
+static long
+seen_path(struct pd_sess *ps, const char *path, const long *owner)
+{
+    for (size_t i = 0; i < ps->npaths; i++)
+        if (strcmp(ps->paths[i], path) == 0)
+            return owner ? owner[i] : 0;
+    ps->paths[ps->npaths++] = strdup(path);
+    return -1;
+}
 
 static struct pd *g_pd;     /* the servers' user data points here too */
 
@@ -39,10 +56,17 @@ drop_tx(struct pd_sess *ps)
 {
     for (size_t i = 0; i < ps->ntx; i++)
         ph_maildir_tx_free(ps->tx[i]);      /* rolls back uncommitted */
+    for (size_t i = 0; ps->paths && i < ps->npaths; i++)
+        free(ps->paths[i]);
+    free(ps->paths);
     free(ps->tx);
     free(ps->rst);
+    free(ps->dup);
     ps->tx = NULL;
     ps->rst = NULL;
+    ps->dup = NULL;
+    ps->paths = NULL;
+    ps->npaths = 0;
     ps->ntx = 0;
 }
 
@@ -190,11 +214,17 @@ open_copies(ph_smtp_session *s, struct pd_sess *ps)
     size_t n = ph_smtp_session_rcpt_count(s), i;
     char   path[4096], hdr[2048];
     bool   known;
+    long  *owners;
 
     ps->ntx = ps->kind == PD_LMTP ? n : 1;
     ps->tx = calloc(ps->ntx, sizeof(*ps->tx));
     ps->rst = calloc(ps->ntx, sizeof(*ps->rst));
-    if (ps->tx == NULL || ps->rst == NULL)
+    ps->dup = calloc(n ? n : 1, sizeof(*ps->dup));
+    ps->paths = calloc(n ? n : 1, sizeof(*ps->paths));
+    if (!ps->tx || !ps->rst || !ps->dup || !ps->paths)
+        return PH_DELIVER_TEMP;
+    owners = calloc(n ? n : 1, sizeof(*owners));
+    if (owners == NULL)
         return PH_DELIVER_TEMP;
     for (i = 0; i < n; i++) {
         const char    *addr = ph_smtp_session_rcpt(s, i)->address;
@@ -202,26 +232,35 @@ open_copies(ph_smtp_session *s, struct pd_sess *ps)
         int            hl = trace_headers(s, addr, hdr, sizeof(hdr));
         enum ph_deliver_status st;
 
+        ps->dup[i] = -1;
         if (!rcpt_maildir(ps->d, addr, path, sizeof(path), &known) ||
             !known || hl < 0) {
             /* LMTP refuses this one after the dot; SMTP delivers to all
                or none (a SIGHUP may have removed the user meanwhile). */
-            if (ps->kind != PD_LMTP)
+            if (ps->kind != PD_LMTP) {
+                free(owners);
                 return PH_DELIVER_TEMP;
+            }
             continue;
         }
+        owners[ps->npaths] = (long)i;
+        if ((ps->dup[i] = seen_path(ps, path, owners)) >= 0)
+            continue;           /* that mailbox has its copy already */
         if (*t == NULL && (*t = ph_maildir_tx_new(
                 ph_smtp_server_hostname(ph_smtp_session_server(s)))) == NULL)
             return PH_DELIVER_TEMP;
         st = ph_maildir_tx_add(*t, path, hdr, (size_t)hl);
-        if (st != PH_DELIVER_OK && ps->kind != PD_LMTP)
+        if (st != PH_DELIVER_OK && ps->kind != PD_LMTP) {
+            free(owners);
             return st;
+        }
         if (st != PH_DELIVER_OK) {      /* LMTP: this one fails alone */
             ph_maildir_tx_free(*t);
             *t = NULL;
             ps->rst[i] = st;
         }
     }
+    free(owners);
     return PH_DELIVER_OK;
 }
 
@@ -249,9 +288,21 @@ on_data_bytes(ph_smtp_session *s, const char *p, size_t len)
 {
     struct pd_sess *ps = sess(s);
 
-    for (size_t i = 0; i < ps->ntx && ps->st == PH_DELIVER_OK; i++)
-        if (ps->tx[i] != NULL)
-            ps->st = ph_maildir_tx_write(ps->tx[i], p, len);
+    for (size_t i = 0; i < ps->ntx && ps->st == PH_DELIVER_OK; i++) {
+        enum ph_deliver_status st;
+        if (ps->tx[i] == NULL)
+            continue;
+        st = ph_maildir_tx_write(ps->tx[i], p, len);
+        if (st == PH_DELIVER_OK)
+            continue;
+        if (ps->kind != PD_LMTP) {
+            ps->st = st;        /* SMTP: all or none */
+        } else {                /* LMTP: only this recipient fails */
+            ph_maildir_tx_free(ps->tx[i]);
+            ps->tx[i] = NULL;
+            ps->rst[i] = st;
+        }
+    }
 }
 
 static void
@@ -282,9 +333,11 @@ on_eom(ph_smtp_session *s)
         if (ps->kind != PD_LMTP && ps->tx[i] != NULL)
             ps->st = ph_maildir_tx_commit(ps->tx[i]);
     if (ps->kind != PD_LMTP) {
+        char from[300];
         pd_log("session=%s event=delivery from=<%s> rcpts=%zu size=%zu "
-               "status=%s", ph_smtp_session_id(s), ph_smtp_session_sender(s),
-               n, ph_smtp_session_message_size(s), status_name(ps->st));
+               "status=%s", ph_smtp_session_id(s),
+               pd_clean(ph_smtp_session_sender(s), from, sizeof(from)), n,
+               ph_smtp_session_message_size(s), status_name(ps->st));
         reply_status(s, ps->st, ph_smtp_session_id(s));
         drop_tx(ps);
         return PH_OK;
@@ -292,6 +345,10 @@ on_eom(ph_smtp_session *s)
     for (size_t i = 0; i < n; i++) {           /* LMTP: one reply each */
         const char *to = ph_smtp_session_rcpt(s, i)->address;
         enum ph_deliver_status st = ps->st;
+        if (ps->dup[i] >= 0) {                  /* same mailbox: one copy */
+            reply_status(s, ps->rst[ps->dup[i]], ph_smtp_session_id(s));
+            continue;
+        }
         if (ps->tx[i] == NULL) {
             if (ps->rst[i] != PH_DELIVER_OK)
                 reply_status(s, ps->rst[i], ph_smtp_session_id(s));
@@ -301,9 +358,13 @@ on_eom(ph_smtp_session *s)
         }
         if (st == PH_DELIVER_OK)
             st = ph_maildir_tx_commit(ps->tx[i]);
+        ps->rst[i] = st;
+        char from[300], rcpt[300];
         pd_log("session=%s event=delivery from=<%s> to=<%s> size=%zu "
-               "status=%s", ph_smtp_session_id(s), ph_smtp_session_sender(s),
-               to, ph_smtp_session_message_size(s), status_name(st));
+               "status=%s", ph_smtp_session_id(s),
+               pd_clean(ph_smtp_session_sender(s), from, sizeof(from)),
+               pd_clean(to, rcpt, sizeof(rcpt)),
+               ph_smtp_session_message_size(s), status_name(st));
         reply_status(s, st, ph_smtp_session_id(s));
     }
     drop_tx(ps);

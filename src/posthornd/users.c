@@ -62,15 +62,16 @@ pd_users_load(struct pd *d, bool report)
             add_local(d, ph_passwd_domain(pw, i));
         add_local(d, "localhost");
     }
-    /* Each local domain's directory, so Maildirs can be made in it. */
-    for (size_t i = 0; i < d->nlocal; i++) {
+    /* Each local domain's directory, so Maildirs can be made in it (not
+       for --check-config, which changes nothing on disk). */
+    for (size_t i = 0; i < d->nlocal && !d->cfg.check_only; i++) {
         char path[4096];
         int  n = snprintf(path, sizeof(path), "%s/%s", d->cfg.mail_root,
                           d->local[i]);
         struct stat st;
         if (n < 0 || (size_t)n >= sizeof(path) || strchr(d->local[i], '/'))
             continue;
-        if (stat(path, &st) != 0 && mkdir_p(path) == 0)
+        if (stat(path, &st) != 0 && mkdir_p(d, path) == 0)
             pd_own(d, path);
     }
     if (report)
@@ -132,8 +133,19 @@ pd_own(const struct pd *d, const char *path)
         fprintf(stderr, "posthornd: chown %s: %s\n", path, strerror(errno));
 }
 
+/* mkdir -p; every directory it creates belongs to the run user. */
+static int
+make_one(const struct pd *d, const char *path)
+{
+    if (mkdir(path, 0700) == 0) {
+        pd_own(d, path);
+        return 0;
+    }
+    return errno == EEXIST ? 0 : -1;
+}
+
 int
-mkdir_p(const char *path)
+mkdir_p(const struct pd *d, const char *path)
 {
     char   tmp[4096];
     size_t len = strlen(path);
@@ -145,11 +157,11 @@ mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        if (make_one(d, tmp) != 0)
             return -1;
         *p = '/';
     }
-    return (mkdir(tmp, 0700) != 0 && errno != EEXIST) ? -1 : 0;
+    return make_one(d, tmp);
 }
 
 static void
@@ -166,6 +178,22 @@ random_password(char *out, size_t len)
     out[len] = '\0';
 }
 
+/* The directory of the users file (./posthorn-data by default). */
+static int
+users_dir(const struct pd *d)
+{
+    char   dir[4096];
+    char  *slash;
+
+    if (strlen(d->cfg.users) >= sizeof(dir))
+        return -1;
+    strcpy(dir, d->cfg.users);
+    if ((slash = strrchr(dir, '/')) == NULL)
+        return 0;
+    *slash = '\0';
+    return dir[0] ? mkdir_p(d, dir) : 0;
+}
+
 /* First run with the default paths: ./posthorn-data, a mail root and a
    users file holding demo@localhost with a random password, shown once. */
 int
@@ -176,13 +204,12 @@ pd_first_run(struct pd *d)
 
     if (!d->cfg.users_default || access(d->cfg.users, F_OK) == 0)
         return 0;
-    if (mkdir_p(d->cfg.mail_root) != 0) {
+    if (mkdir_p(d, d->cfg.mail_root) != 0 || users_dir(d) != 0) {
         fprintf(stderr, "posthornd: %s: %s\n", d->cfg.mail_root,
                 strerror(errno));
         return -1;
     }
-    pd_own(d, "./posthorn-data");
-    pd_own(d, d->cfg.mail_root);
+
     random_password(pass, 16);
     if (ph_passwd_make_line("demo@localhost", pass, line, sizeof(line) - 1))
         return -1;

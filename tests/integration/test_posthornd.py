@@ -137,6 +137,14 @@ class Daemon(DaemonCase):
         for user in ("alice", "bob", "postmaster"):
             self.assertEqual(len(self.maildir_files(user)), 1, user)
 
+    def test_duplicate_recipients_one_copy(self):
+        self.start_daemon()
+        self.send(["alice@example.org", "ALICE@Example.Org",
+                   "postmaster@example.org", "postmaster"],
+                  b"Subject: dup\r\n\r\nonce\r\n")
+        self.assertEqual(len(self.maildir_files("alice")), 1)
+        self.assertEqual(len(self.maildir_files("postmaster")), 1)
+
     def test_refusals(self):
         self.start_daemon("--max-message-size", "1000")
         with smtplib.SMTP("127.0.0.1", self.smtp, timeout=10) as s:
@@ -247,11 +255,26 @@ class Daemon(DaemonCase):
         self.assertLess(time.monotonic() - t0, 5.5)
         srv.stop()
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_root_without_user_changes_nothing(self):
+        import subprocess
+        work = os.path.join(self.dir, "empty")
+        os.mkdir(work)
+        r = subprocess.run([DAEMON, "--smtp", "127.0.0.1:%d" % free_port()],
+                           cwd=work, capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"--user", r.stderr)
+        self.assertEqual(os.listdir(work), [])      # no posthorn-data
+        self.assertNotIn(b"password", r.stdout)
+
     def test_check_config(self):
         import subprocess
-        ok = subprocess.run([DAEMON, "--check-config", "--users", self.users],
+        fresh = os.path.join(self.dir, "not", "yet")
+        ok = subprocess.run([DAEMON, "--check-config", "--users", self.users,
+                             "--mail-root", fresh],
                             capture_output=True, timeout=10)
         self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertFalse(os.path.exists(fresh))     # a check changes nothing
         bad = os.path.join(self.dir, "bad")
         with open(bad, "w") as f:
             f.write("alice@example.org:{PLAIN}x\nnot-a-user\n")
