@@ -75,6 +75,11 @@ int ph_listener_open(struct ph_listener *l, ph_loop *loop, const char *addr,
                      bool reuse_port, ph_accept_fn *fn, void *ctx,
                      ph_listener_failed_fn *failed_fn, void *failed_ctx);
 void ph_listener_close(struct ph_listener *l);
+/* The TCP port a listener got (0 for a unix socket). */
+unsigned ph_listener_port(const struct ph_listener *l);
+/* getsockname for listener idx of an array of n. 0 or PH_EINVAL. */
+int ph_listener_sockname(const struct ph_listener *ls, size_t n, size_t idx,
+                         struct sockaddr_storage *ss_out, socklen_t *len_out);
 
 /* ---- connections ------------------------------------------------------ */
 

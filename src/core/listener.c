@@ -6,6 +6,7 @@
 #include "core/core_internal.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,4 +153,27 @@ ph_listener_close(struct ph_listener *l)
         event_free(l->retry_ev);
     l->lev = NULL;
     l->retry_ev = NULL;
+}
+
+unsigned
+ph_listener_port(const struct ph_listener *l)
+{
+    const struct sockaddr_storage *ss = &l->addr;
+
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    if (ss->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    return 0;
+}
+
+int
+ph_listener_sockname(const struct ph_listener *ls, size_t n, size_t idx,
+                     struct sockaddr_storage *ss_out, socklen_t *len_out)
+{
+    if (idx >= n)
+        return PH_EINVAL;
+    *ss_out = ls[idx].addr;
+    *len_out = ls[idx].addr_len;
+    return 0;
 }

@@ -265,24 +265,14 @@ ph_pop3_server_getsockname(ph_pop3_server *srv, size_t idx,
                            struct sockaddr_storage *ss_out,
                            socklen_t *len_out)
 {
-    if (idx >= srv->nlisteners)
-        return PH_EINVAL;
-    *ss_out = srv->listeners[idx].addr;
-    *len_out = srv->listeners[idx].addr_len;
-    return 0;
+    return ph_listener_sockname(srv->listeners, srv->nlisteners, idx, ss_out,
+                                len_out);
 }
 
 unsigned
 ph_pop3_server_port(ph_pop3_server *srv)
 {
-    const struct sockaddr_storage *ss;
-
-    if (srv->nlisteners == 0)
-        return 0;
-    ss = &srv->listeners[0].addr;
-    if (ss->ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    return srv->nlisteners ? ph_listener_port(&srv->listeners[0]) : 0;
 }
 
 void
