@@ -39,7 +39,9 @@ seen_path(struct pd_sess *ps, const char *path, const long *owner)
     for (size_t i = 0; i < ps->npaths; i++)
         if (strcmp(ps->paths[i], path) == 0)
             return owner ? owner[i] : 0;
-    ps->paths[ps->npaths++] = strdup(path);
+    /* Out of memory: not remembered, so at worst a second copy. */
+    if ((ps->paths[ps->npaths] = strdup(path)) != NULL)
+        ps->npaths++;
     return -1;
 }
 
@@ -247,8 +249,10 @@ open_copies(ph_smtp_session *s, struct pd_sess *ps)
         if ((ps->dup[i] = seen_path(ps, path, owners)) >= 0)
             continue;           /* that mailbox has its copy already */
         if (*t == NULL && (*t = ph_maildir_tx_new(
-                ph_smtp_server_hostname(ph_smtp_session_server(s)))) == NULL)
+                ph_smtp_server_hostname(ph_smtp_session_server(s)))) == NULL) {
+            free(owners);
             return PH_DELIVER_TEMP;
+        }
         st = ph_maildir_tx_add(*t, path, hdr, (size_t)hl);
         if (st != PH_DELIVER_OK && ps->kind != PD_LMTP) {
             free(owners);
