@@ -7,6 +7,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -729,4 +730,20 @@ ph_plugin_unregister(ph_pipeline *pl, ph_plugin *p, enum ph_hook hook,
             rc = PH_EINVAL;
     }
     return rc;
+}
+
+char *
+ph_event_cmd_name(char *buf, size_t cap, const char *verb)
+{
+    size_t i = 0;
+
+    if (cap < 5) {
+        buf[0] = '\0';
+        return buf;
+    }
+    memcpy(buf, "cmd_", 4);
+    for (; verb[i] != '\0' && i + 5 < cap; i++)
+        buf[4 + i] = (char)tolower((unsigned char)verb[i]);
+    buf[4 + i] = '\0';
+    return buf;
 }

@@ -27,6 +27,10 @@ int ph_pipeline_event_id(ph_pipeline *pl, const char *name);
    lets a server skip building events nobody wants. */
 bool ph_pipeline_wants(const ph_pipeline *pl, enum ph_hook hook, int id);
 
+/* "cmd_<verb>" with the verb lower-cased: the event name of a command,
+   the same for SMTP and POP3. Returns buf. */
+char *ph_event_cmd_name(char *buf, size_t cap, const char *verb);
+
 /* Starts an event: name is interned, argc 0. */
 void ph_event_init(struct ph_event *ev, ph_pipeline *pl, enum ph_hook hook,
                    const char *name, void *session, unsigned long client_id);

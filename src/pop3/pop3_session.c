@@ -75,7 +75,7 @@ pop3_session_close(ph_pop3_session *s)
 }
 
 static void
-emit_simple(ph_pop3_session *s, int id, const char *name)
+emit_simple(ph_pop3_session *s, const char *name)
 {
     struct ph_event ev;
     char            cid[24];
@@ -84,7 +84,6 @@ emit_simple(ph_pop3_session *s, int id, const char *name)
         return;
     snprintf(cid, sizeof(cid), "%lu", s->id);
     ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->id);
-    (void)id;
     ph_event_add_arg(&ev, cid);
     pop3_event_dispatch(s->srv, &ev);
     ph_event_cleanup(&ev);
@@ -123,7 +122,7 @@ session_finish(ph_pop3_session *s, const char *reason)
         s->drop = NULL;
     }
     if (s->announced)
-        emit_simple(s, s->srv->ev_disconnected, "disconnected");
+        emit_simple(s, "disconnected");
     ph_conn_free(s->conn);
     s->conn = NULL;
     unlink_session(s);
@@ -195,13 +194,12 @@ command_event(ph_pop3_session *s, struct pop3_verb *v,
 
     if (v == NULL)
         return true;
-    snprintf(name, sizeof(name), "cmd_%s", s->cur_verb);
-    for (i = 4; name[i]; i++)
-        name[i] = (char)tolower((unsigned char)name[i]);
     if (v->ev_id < 0)
-        v->ev_id = ph_pipeline_event_id(s->srv->pl, name);
+        v->ev_id = ph_pipeline_event_id(s->srv->pl, ph_event_cmd_name(
+            name, sizeof(name), v->name));
     if (v->ev_id >= 0 && !pop3_event_wanted(s->srv, v->ev_id))
         return true;            /* nobody listens: skip building it */
+    ph_event_cmd_name(name, sizeof(name), v->name);
     snprintf(cid, sizeof(cid), "%lu", s->id);
     ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->id);
     ph_event_add_arg(&ev, cid);

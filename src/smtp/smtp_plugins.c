@@ -85,23 +85,17 @@ smtp_plugins_command(ph_smtp_session *s, struct smtp_verb *v, const char *arg)
 {
     const char *args[2] = { s->cur_verb, arg };
     char        name[8 + PH_SMTP_MAX_VERB];
-    size_t      i;
 
     if (v == NULL)
         return smtp_plugins_inbound(s, s->srv->ev_unknown, "unknown", args,
                                     2) && smtp_step_open(s);
-    if (v->ev_id < 0) {
-        snprintf(name, sizeof(name), "cmd_%s", v->name);
-        for (i = 4; name[i]; i++)
-            name[i] = (char)tolower((unsigned char)name[i]);
-        v->ev_id = ph_pipeline_event_id(s->srv->pl, name);
-    }
+    if (v->ev_id < 0)
+        v->ev_id = ph_pipeline_event_id(s->srv->pl, ph_event_cmd_name(
+            name, sizeof(name), v->name));
     if (v->ev_id < 0 || !ph_pipeline_wants(s->srv->pl, PH_HOOK_SERVER,
                                            v->ev_id))
-        return true;
-    snprintf(name, sizeof(name), "cmd_%s", v->name);
-    for (i = 4; name[i]; i++)
-        name[i] = (char)tolower((unsigned char)name[i]);
+        return true;            /* nobody listens: nothing to build */
+    ph_event_cmd_name(name, sizeof(name), v->name);
     return smtp_plugins_inbound(s, v->ev_id, name, args, 2) &&
            smtp_step_open(s);
 }

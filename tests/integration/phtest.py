@@ -52,6 +52,33 @@ def unescape(text):
                   text.encode("latin-1"))
 
 
+def wait_close(client, timeout, unread_ok=True):
+    """Waits until the peer closes client.sock; fails if it sends anything
+    first (kept in client.buf for the message), or, with unread_ok False,
+    if bytes the caller never read are still in client.buf."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("connection still open; buffered %r"
+                                 % client.buf)
+        client.sock.settimeout(left)
+        try:
+            chunk = client.sock.recv(65536)
+        except ConnectionResetError:
+            return
+        except socket.timeout:
+            continue
+        if not chunk:
+            if client.buf and not unread_ok:
+                raise AssertionError("unread data before close: %r"
+                                     % client.buf)
+            return
+        client.buf += chunk
+        raise AssertionError("unexpected data before close: %r"
+                             % client.buf)
+
+
 class Server:
     """A program under test, started with its stdout/stderr captured."""
 
@@ -247,25 +274,7 @@ class Client:
     def expect_eof(self, timeout=None):
         """Asserts the server closes the connection (nothing more to read
         but EOF or a reset)."""
-        timeout = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("connection still open; buffered %r"
-                                     % self.buf)
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except ConnectionResetError:
-                return
-            except socket.timeout:
-                continue
-            if not chunk:
-                return
-            self.buf += chunk
-            raise AssertionError("unexpected data before close: %r"
-                                 % self.buf)
+        wait_close(self, self.timeout if timeout is None else timeout)
 
     def no_more(self, wait=0.3):
         """Asserts nothing further arrives within wait seconds."""

@@ -240,26 +240,7 @@ class Pop3:
     def expect_eof(self, timeout=None):
         """Asserts the server closes (after anything already buffered
         has been consumed by the caller)."""
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("connection still open")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except ConnectionResetError:
-                return
-            except socket.timeout:
-                continue
-            if not chunk:
-                if self.buf:
-                    raise AssertionError("unread data before close: %r"
-                                         % self.buf)
-                return
-            self.buf += chunk
-            raise AssertionError("unexpected data before close: %r"
-                                 % self.buf)
+        phtest.wait_close(self, timeout or self.timeout, unread_ok=False)
 
     def close(self):
         try:
