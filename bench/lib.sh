@@ -1,5 +1,5 @@
-# bench/lib.sh -- helpers shared by bench/smtp_sink_bench.sh and
-# bench/posthornd_bench.sh. Sourced, not run.
+# bench/lib.sh -- helpers shared by bench/smtp_sink_bench.sh,
+# bench/posthornd_bench.sh and bench/pop3_bench.sh. Sourced, not run.
 #
 # The caller sets, before using the helpers below:
 #   SINK SOURCE   paths of Postfix's smtp-sink and smtp-source
@@ -15,11 +15,12 @@ die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- tools
 POLICY=/usr/sbin/policy-rc.d POLICY_BAK=
+POLICY_OURS=0       # set to 1 by an installer that created $POLICY itself
 restore_policy() {
     if [[ -n $POLICY_BAK ]]; then
         mv -f "$POLICY_BAK" "$POLICY"; POLICY_BAK=
-    elif [[ -f $POLICY.smtp_sink_bench ]]; then
-        rm -f "$POLICY" "$POLICY.smtp_sink_bench"
+    elif [[ $POLICY_OURS -eq 1 || -f $POLICY.smtp_sink_bench ]]; then
+        rm -f "$POLICY" "$POLICY.smtp_sink_bench"; POLICY_OURS=0
     fi
 }
 
@@ -118,3 +119,26 @@ proc_ticks() { awk '{ sub(/^.*\) /, ""); print $12+$14, $13+$15 }' "/proc/$1/sta
 
 cpu_snap() { awk '/^cpu /{ idle = $5 + $6; t = 0; for (i = 2; i <= NF; i++) t += $i; print t - idle; exit }' /proc/stat; }
 nonlo_tx() { awk -F'[: ]+' 'NR > 2 && $2 != "lo" { s += $12 } END { print s + 0 }' /proc/net/dev; }
+
+# splice_doc_section MARKER SECTION DOC TITLE: replaces the lines between
+# "<!-- MARKER:begin" and "<!-- MARKER:end" in DOC by the file SECTION
+# (which holds both marker lines); appends it, under "# TITLE", when DOC
+# has no such markers yet. Removes SECTION.
+splice_doc_section() {
+    local marker=$1 section=$2 doc=$3 title=$4
+    if [[ -f $doc ]] && grep -q "^<!-- $marker:begin" "$doc" &&
+       grep -q "^<!-- $marker:end" "$doc"; then
+        awk -v sec="$section" -v b="^<!-- $marker:begin" -v e="^<!-- $marker:end" '
+            $0 ~ b { while ((getline l < sec) > 0) print l; skip = 1; next }
+            $0 ~ e { skip = 0; next }
+            !skip' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+    else
+        mkdir -p "$(dirname "$doc")"
+        {
+            [[ -f $doc ]] && { cat "$doc"; echo; }
+            printf '# %s\n\n' "$title"
+            cat "$section"
+        } > "$doc.tmp" && mv "$doc.tmp" "$doc"
+    fi
+    rm -f "$section"
+}

@@ -95,22 +95,14 @@ DOVECOT=${DOVECOT:-/usr/sbin/dovecot}
 HZ=$(getconf CLK_TCK)
 NOISE=${NOISE_PCT:-30}
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+BENCH_NAME=pop3_bench
+. "$ROOT/bench/lib.sh"   # log, die, policy-rc.d, process groups, CPU, docs
 
 mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
 STAMP=$(date +%Y%m%d-%H%M%S)
 RUNLOG=$OUT_DIR/pop3_bench.$STAMP   # per-run files: $RUNLOG.ROUND.SERVER.SCENARIO.*
 
 # ---------------------------------------------------------------- tools
-POLICY=/usr/sbin/policy-rc.d POLICY_BAK= POLICY_OURS=0
-restore_policy() {
-    if [[ -n $POLICY_BAK ]]; then
-        mv -f "$POLICY_BAK" "$POLICY"; POLICY_BAK=
-    elif [[ $POLICY_OURS -eq 1 ]]; then
-        rm -f "$POLICY"; POLICY_OURS=0
-    fi
-}
 
 install_dovecot() {
     local pkgs="dovecot-core dovecot-pop3d"
@@ -335,13 +327,8 @@ start_server() { # NAME DATASET LOGFILE
     dovecot)  SRV_ARGV=("$DOVECOT" -F -c "$WORK/dovecot/$2.conf") ;;
     posthorn) SRV_ARGV=("$POP3D" -q -a 127.0.0.1 "$PORT" "$WORK/mail$2") ;;
     esac
-    # The background subshell is not a process-group leader, so setsid does
-    # not fork: $! is the server itself, leader of its own session and group.
-    ( exec setsid "${SRV_ARGV[@]}" ) > "$3" 2>&1 < /dev/null &
-    SRV_PID=$!
+    start_server_argv "$3"
 }
-
-pgid_of() { awk '{ sub(/^.*\) /, ""); print $3 }' "/proc/$1/stat" 2>/dev/null; }
 
 wait_greeting() { # until a connection gets "+OK"
     local i line
@@ -354,7 +341,7 @@ wait_greeting() { # until a connection gets "+OK"
     return 1
 }
 
-stop_server() { # TERM to the server (Dovecot's master stops its children),
+stop_pop3_server() { # TERM to the server (Dovecot's master stops its children),
     # after 5 s KILL to the server's own process group (only that group)
     [[ -n $SRV_PID ]] || return 0
     kill -TERM "$SRV_PID" 2>/dev/null
@@ -371,7 +358,7 @@ stop_server() { # TERM to the server (Dovecot's master stops its children),
     SRV_PID=
 }
 cleanup() {
-    stop_server
+    stop_pop3_server
     if [[ $KEEP -eq 0 && -n ${WORK:-} && -d $WORK ]]; then rm -rf "$WORK"; fi
 }
 trap 'cleanup' EXIT
@@ -387,8 +374,6 @@ tree_ticks() {
         $4 == sid { u += $12 + $14; s += $13 + $15; n++ }
         END { print u + 0, s + 0, n + 0 }'
 }
-cpu_snap() { awk '/^cpu /{ idle = $5 + $6; t = 0; for (i = 2; i <= NF; i++) t += $i; print t - idle; exit }' /proc/stat; }
-nonlo_tx() { awk -F'[: ]+' 'NR > 2 && $2 != "lo" { s += $12 } END { print s + 0 }' /proc/net/dev; }
 kv() { tr ' ' '\n' < "$1" | sed -n "s/^$2=//p" | head -n1; }
 
 # ---------------------------------------------------------------- runs
@@ -414,7 +399,7 @@ run_one() { # ROUND SERVER SCENARIO
     if ! wait_greeting; then
         log "$srv did not come up:"; tail -n 5 "$base.server.log" >&2
         [[ $srv == dovecot ]] && tail -n 5 "$WORK/dovecot/dovecot.log" >&2
-        stop_server
+        stop_pop3_server
         printf '%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t\t\t\t\t\t\t\tfail(start)\n' "$round" "$srv" "$sc" >> "$TSV"
         return
     fi
@@ -427,7 +412,7 @@ run_one() { # ROUND SERVER SCENARIO
     rc=$?
     local s1 c1 txd
     s1=$(tree_ticks "$SRV_PID"); c1=$(cpu_snap); txd=$(( $(nonlo_tx) - tx0 ))
-    stop_server
+    stop_pop3_server
     local su0 ss0 su1 ss1 np
     read -r su0 ss0 _ <<< "$s0"; read -r su1 ss1 np <<< "$s1"
     local ok failed cut secs lps mps mbs cli
@@ -608,18 +593,5 @@ SECTION=$(mktemp)
     echo "<!-- pop3bench:end -->"
 } > "$SECTION"
 
-if [[ -f $DOC ]] && grep -q '^<!-- pop3bench:begin' "$DOC" && grep -q '^<!-- pop3bench:end' "$DOC"; then
-    awk -v sec="$SECTION" '
-        /^<!-- pop3bench:begin/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-        /^<!-- pop3bench:end/   { skip = 0; next }
-        !skip' "$DOC" > "$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-else
-    mkdir -p "$(dirname "$DOC")"
-    {
-        [[ -f $DOC ]] && { cat "$DOC"; echo; }
-        printf '# POP3: pop3_server beside Dovecot\n\nSee bench/pop3_bench.sh.\n\n'
-        cat "$SECTION"
-    } > "$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-fi
-rm -f "$SECTION"
+splice_doc_section pop3bench "$SECTION" "$DOC" "POP3: pop3_server beside Dovecot"
 log "updated $DOC"

@@ -329,17 +329,5 @@ SECTION=$(mktemp)
     echo "<!-- daemonbench:end -->"
 } > "$SECTION"
 
-if [[ -f $DOC ]] && grep -q '^<!-- daemonbench:begin' "$DOC" && grep -q '^<!-- daemonbench:end' "$DOC"; then
-    awk -v sec="$SECTION" '
-        /^<!-- daemonbench:begin/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-        /^<!-- daemonbench:end/   { skip = 0; next }
-        !skip' "$DOC" > "$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-else
-    {
-        [[ -f $DOC ]] && { cat "$DOC"; echo; }
-        printf '# posthornd: durable Maildir delivery beside esmtp_sink\n\nSee bench/posthornd_bench.sh.\n\n'
-        cat "$SECTION"
-    } > "$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-fi
-rm -f "$SECTION"
+splice_doc_section daemonbench "$SECTION" "$DOC" "posthornd: durable Maildir delivery beside esmtp_sink"
 log "updated $DOC"

@@ -272,18 +272,5 @@ SECTION=$(mktemp)
     echo "<!-- bench:end -->"
 } > "$SECTION"
 
-if [[ -f $DOC ]] && grep -q '^<!-- bench:begin' "$DOC" && grep -q '^<!-- bench:end' "$DOC"; then
-    awk -v sec="$SECTION" '
-        /^<!-- bench:begin/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-        /^<!-- bench:end/   { skip = 0; next }
-        !skip' "$DOC" > "$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-else
-    mkdir -p "$(dirname "$DOC")"
-    {
-        [[ -f $DOC ]] && { cat "$DOC"; echo; }
-        [[ -f $DOC ]] || printf '# Performance\n\nSee bench/smtp_sink_bench.sh.\n\n'
-        cat "$SECTION"
-    } > "$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-fi
-rm -f "$SECTION"
+splice_doc_section bench "$SECTION" "$DOC" "Performance"
 log "updated $DOC"
