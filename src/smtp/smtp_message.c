@@ -160,6 +160,15 @@ keep_whole(ph_smtp_session *s, const char *p, size_t len)
     return 0;
 }
 
+static bool
+wants_split(const ph_smtp_session *s)
+{
+    const struct ph_smtp_callbacks *cb = &s->srv->cb;
+
+    return cb->header || cb->eoh || cb->body ||
+           ph_pipeline_wants(s->srv->pl, PH_HOOK_SERVER, s->srv->ev_header);
+}
+
 void
 smtp_message_bytes(ph_smtp_session *s, const char *p, size_t len)
 {
@@ -183,13 +192,17 @@ smtp_message_bytes(ph_smtp_session *s, const char *p, size_t len)
                                "storage");
         return;
     }
-    ph_smtp_header_feed(&s->hs, p, len);
+    /* Splitting costs a pass over the headers and a copy of the body:
+       only when someone takes headers, EOH or BODY (posthornd takes just
+       the raw data). */
+    if (wants_split(s))
+        ph_smtp_header_feed(&s->hs, p, len);
 }
 
 void
 smtp_message_end(ph_smtp_session *s)
 {
-    if (s->tx.err_code != 0)
+    if (s->tx.err_code != 0 || s->srv == NULL || !wants_split(s))
         return;
     ph_smtp_header_finish(&s->hs);
     chunk_flush(s);
