@@ -3,7 +3,9 @@
 # As root: apt-get update (once, before the first install) and install what
 # is missing. Otherwise: print the exact command and fail.
 set -eu
-PKGS="build-essential cmake pkg-config libevent-dev libssl-dev libcrypt-dev libcmocka-dev python3"
+# openssl, curl, swaks (+ libnet-ssleay-perl for its TLS): real clients
+# the TLS and AUTH tests drive; the tests skip a client that is missing.
+PKGS="build-essential cmake pkg-config libevent-dev libssl-dev libcrypt-dev libcmocka-dev python3 openssl curl swaks libnet-ssleay-perl"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

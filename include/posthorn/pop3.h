@@ -12,6 +12,10 @@
  *
  * Events flow: plugins (plugin.h, PH_HOOK_SERVER) -> registered listeners
  * -> the command handler. Responses flow through PH_HOOK_CLIENT plugins.
+ *
+ * TLS: with a context (tls.h) the server offers STLS (RFC 2595) and can
+ * add implicit-TLS listeners (POP3S, RFC 8314); USER/PASS and AUTH PLAIN
+ * then wait for TLS unless auth_plaintext says otherwise.
  */
 #ifndef POSTHORN_POP3_H
 #define POSTHORN_POP3_H
@@ -23,6 +27,7 @@
 #include <posthorn/loop.h>
 #include <posthorn/plugin.h>
 #include <posthorn/store.h>
+#include <posthorn/tls.h>
 
 #ifndef PH_API
 #define PH_API
@@ -56,7 +61,11 @@ struct ph_pop3_limits {
     unsigned auth_fail_delay_ms; /* 1000: a failed login is answered after
                                     this; PH_POP3_NO_DELAY for none */
     unsigned max_sessions;       /* 0 = no limit: over it, -ERR [SYS/TEMP]
-                                    and close at connect */
+                                    and close at connect (on an implicit-
+                                    TLS listener: close, no reply) */
+    unsigned tls_handshake_timeout; /* 30 s: from the STLS +OK (or the
+                                    connect on a POP3S listener) to the
+                                    end of the TLS handshake */
 };
 #define PH_POP3_NO_DELAY (~0u)
 
@@ -82,6 +91,16 @@ struct ph_pop3_options {
     void                 *maildrop_ctx;
     bool                  reuse_port;
     void                 *user_data;
+    ph_tls_ctx           *tls;        /* STLS (RFC 2595) is offered with
+                                         it, and implicit-TLS listeners
+                                         may be added; it must outlive
+                                         the server */
+    bool                  auth_plaintext; /* allow USER/PASS and AUTH
+                                         PLAIN without TLS even though a
+                                         context exists (tests, trusted
+                                         networks); without a context
+                                         they are always allowed. APOP
+                                         sends no password: always on */
 };
 
 /* ---- authentication --------------------------------------------------- */
@@ -157,6 +176,10 @@ PH_API ph_pop3_server *ph_pop3_server_new(ph_loop *loop,
                                           const struct ph_pop3_options *o);
 PH_API void ph_pop3_server_free(ph_pop3_server *srv);
 PH_API int ph_pop3_server_listen(ph_pop3_server *srv, const char *addr);
+/* Adds an implicit-TLS listener (RFC 8314: POP3S, port 995): the TLS
+   handshake comes first, then the "connection" event and the greeting.
+   Needs opts->tls: without it PH_EINVAL and "listener_failed". */
+PH_API int ph_pop3_server_listen_tls(ph_pop3_server *srv, const char *addr);
 PH_API void ph_pop3_server_set_verify(ph_pop3_server *srv,
                                       ph_pop3_verify_fn *fn, void *ctx);
 /* The seed's methods. session_id: a number unique among the servers of
@@ -197,6 +220,9 @@ PH_API ph_pop3_server *ph_pop3_session_server(ph_pop3_session *s);
 PH_API const char *ph_pop3_session_user(ph_pop3_session *s);
 PH_API const char *ph_pop3_session_peer_addr(ph_pop3_session *s);
 PH_API unsigned ph_pop3_session_peer_port(ph_pop3_session *s);
+/* TLS protocol and cipher, when the connection is encrypted (after STLS
+   or on an implicit-TLS listener); false otherwise. */
+PH_API bool ph_pop3_session_tls(ph_pop3_session *s, struct ph_tls_info *out);
 PH_API void *ph_pop3_session_data(ph_pop3_session *s);
 PH_API void ph_pop3_session_set_data(ph_pop3_session *s, void *data);
 PH_API void ph_pop3_session_ref(ph_pop3_session *s);

@@ -36,6 +36,7 @@ PH_API const char *ph_strerror(int err);
 
 #include <posthorn/loop.h>
 #include <posthorn/reply.h>
+#include <posthorn/tls.h>
 #include <posthorn/smtp.h>
 #include <posthorn/plugin.h>
 #include <posthorn/store.h>

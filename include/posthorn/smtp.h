@@ -22,6 +22,7 @@
 #include <posthorn/loop.h>
 #include <posthorn/plugin.h>
 #include <posthorn/reply.h>
+#include <posthorn/tls.h>
 
 #ifndef PH_API
 #define PH_API
@@ -84,7 +85,23 @@ struct ph_smtp_limits {
                                    the rest goes to BODY */
     unsigned max_sessions;      /* 0 = no limit: over it, 421 4.3.2 and
                                    close at connect */
+    unsigned max_auth_failures; /* 3: failed AUTHs in one session; the
+                                   last 535 is followed by 421 4.7.0 and
+                                   close */
+    unsigned auth_fail_delay_ms;/* 1000: a failed AUTH is answered after
+                                   this (times the failures from that
+                                   address, at most 8x); PH_SMTP_NO_DELAY
+                                   for none */
+    unsigned max_auth_failures_per_addr; /* 10: failures from one client
+                                   address (IPv6: its /64) within
+                                   auth_fail_window; after it AUTH gets
+                                   454 4.7.0 until the window passes;
+                                   PH_SMTP_NO_LIMIT for none */
+    unsigned auth_fail_window;  /* 300 s */
+    unsigned tls_handshake_timeout; /* 30 s for the TLS handshake */
 };
+#define PH_SMTP_NO_DELAY (~0u)
+#define PH_SMTP_NO_LIMIT (~0u)
 
 /*
  * Server options: the seed's spawn(%args). Fill with designated
@@ -112,6 +129,17 @@ struct ph_smtp_options {
                                          ph_smtp_server_data() */
     ph_listener_failed_fn *listener_failed; /* bind/listen failures */
     void                 *listener_ctx;
+    ph_tls_ctx           *tls;        /* STARTTLS (RFC 3207) is offered
+                                         with it, and implicit-TLS
+                                         listeners may be added; it must
+                                         outlive the server */
+    bool                  auth_plaintext; /* offer AUTH on connections
+                                         without TLS even though a TLS
+                                         context exists (tests, trusted
+                                         networks); without a context
+                                         AUTH is always plaintext */
+    bool                  auth_required; /* MAIL before AUTH: 530 5.7.0
+                                         (submission, RFC 6409 4.3) */
 };
 
 /*
@@ -175,6 +203,35 @@ struct ph_smtp_rcpt {
     size_t                      nparams;
 };
 
+/* ---- authentication (RFC 4954) ----------------------------------------- */
+
+/* A SASL login (PLAIN or LOGIN), valid until ph_smtp_auth_reply(). */
+struct ph_smtp_auth {
+    const char *mech;        /* "PLAIN" or "LOGIN" */
+    const char *authzid;     /* PLAIN's authorization identity, or "" */
+    const char *user;        /* authentication identity */
+    const char *password;
+};
+
+enum ph_smtp_auth_status {
+    PH_SMTP_AUTH_OK = 0,     /* 235 2.7.0 */
+    PH_SMTP_AUTH_FAIL,       /* 535 5.7.8, after the failure delay */
+    PH_SMTP_AUTH_TEMPFAIL,   /* 454 4.7.0 (the check could not be made) */
+};
+
+/* The program's check, started by the built-in AUTH. Answer now or later
+   with ph_smtp_auth_reply(); to answer later, copy what you need and
+   ph_smtp_session_ref() the session. */
+typedef void ph_smtp_verify_fn(ph_smtp_session *s,
+                               const struct ph_smtp_auth *auth, void *ctx);
+
+/* identity: the name the session is known by from now on (NULL: the
+   authentication identity). 0 or enum ph_err (PH_ESTATE: no check is
+   waiting for an answer). */
+PH_API int ph_smtp_auth_reply(ph_smtp_session *s,
+                              enum ph_smtp_auth_status st,
+                              const char *identity);
+
 /* ---- server ---------------------------------------------------------- */
 
 /* New server on loop. With opts->address it starts listening at once (a
@@ -189,6 +246,13 @@ PH_API void ph_smtp_server_free(ph_smtp_server *srv);
 /* Adds a listener on "addr:port" (see ph_addr_parse). 0 or enum ph_err;
    failures also go to listener_failed. */
 PH_API int ph_smtp_server_listen(ph_smtp_server *srv, const char *addr);
+/* Adds an implicit-TLS listener (RFC 8314: SMTPS, port 465): the TLS
+   handshake comes first, then the greeting. Needs opts->tls. */
+PH_API int ph_smtp_server_listen_tls(ph_smtp_server *srv, const char *addr);
+/* Turns AUTH PLAIN/LOGIN on: the check for every login. Without it the
+   server offers no AUTH and answers it with 502. */
+PH_API void ph_smtp_server_set_verify(ph_smtp_server *srv,
+                                      ph_smtp_verify_fn *fn, void *ctx);
 /* Bound address of listener idx (the POP3 seed's getsockname). */
 PH_API int ph_smtp_server_getsockname(ph_smtp_server *srv, size_t idx,
                                       struct sockaddr_storage *ss_out,
@@ -275,6 +339,11 @@ PH_API const char *ph_smtp_session_peer_addr(ph_smtp_session *s);
 PH_API unsigned ph_smtp_session_peer_port(ph_smtp_session *s);
 PH_API const char *ph_smtp_session_local_addr(ph_smtp_session *s);
 PH_API unsigned ph_smtp_session_local_port(ph_smtp_session *s);
+/* TLS protocol and cipher, when the connection is encrypted (after
+   STARTTLS or on an implicit-TLS listener). */
+PH_API bool ph_smtp_session_tls(ph_smtp_session *s, struct ph_tls_info *out);
+/* The identity a successful AUTH established, NULL before. */
+PH_API const char *ph_smtp_session_auth_user(ph_smtp_session *s);
 /* Name given with HELO/EHLO/LHLO, NULL before. */
 PH_API const char *ph_smtp_session_helo(ph_smtp_session *s);
 PH_API bool ph_smtp_session_is_esmtp(ph_smtp_session *s);

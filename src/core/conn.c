@@ -3,7 +3,11 @@
  * code reads from ph_conn_input(), writes with ph_conn_write() and never
  * sees the socket. Output written during one read callback leaves in one
  * write when the loop regains control (pipelined replies, RFC 2920).
- * The bufferevent can later be wrapped in a TLS filter (issue on TLS).
+ * TLS: an implicit-TLS connection gets an OpenSSL bufferevent from the
+ * start; STARTTLS replaces the socket bufferevent by an OpenSSL one on
+ * the same fd once the "go ahead" reply is out, dropping every plaintext
+ * byte read so far (CVE-2011-0411: nothing pipelined before the
+ * handshake may be taken as a command after it).
  */
 #include "core/core_internal.h"
 
@@ -12,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 /* Above this much unsent output we stop reading until it drains. */
 #define PH_CONN_OUT_HIGH (256 * 1024)
@@ -46,7 +54,8 @@ conn_readcb(struct bufferevent *bev, void *arg)
     struct ph_conn *c = arg;
 
     (void)bev;
-    if (!c->dead && !c->read_paused)
+    if (!c->dead && !c->read_paused && c->tls != PH_CONN_TLS_PENDING &&
+        c->tls != PH_CONN_TLS_HANDSHAKE)
         c->ops->on_read(c->ctx);
 }
 
@@ -61,6 +70,25 @@ conn_writecb(struct bufferevent *bev, void *arg)
     conn_drained(c);
 }
 
+/* The reason a handshake failed, for the session's log line. */
+static void
+conn_tls_failed(struct ph_conn *c, short what)
+{
+    unsigned long e = bufferevent_get_openssl_error(c->bev);
+
+    if (e != 0)
+        ERR_error_string_n(e, c->tls_error, sizeof(c->tls_error));
+    else
+        snprintf(c->tls_error, sizeof(c->tls_error), "%s",
+                 (what & BEV_EVENT_TIMEOUT) ? "handshake timeout"
+                 : (what & BEV_EVENT_EOF) ? "client closed the connection"
+                 : "handshake failed");
+    while (bufferevent_get_openssl_error(c->bev) != 0)
+        ;                       /* leave no stale errors behind */
+    c->dead = true;
+    c->ops->on_event(c->ctx, PH_CONN_TLS_FAILED);
+}
+
 static void
 conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
@@ -70,6 +98,20 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (c->dead)
         return;
+    if (c->tls == PH_CONN_TLS_HANDSHAKE) {
+        if (what & BEV_EVENT_CONNECTED) {
+            c->tls = PH_CONN_TLS_ON;
+            if (c->ops->on_tls)
+                c->ops->on_tls(c->ctx);
+            /* Output queued before the handshake (implicit TLS greeting)
+               goes out now; input may be waiting as well. */
+            if (!c->dead)
+                event_active(c->defer_ev, EV_TIMEOUT, 0);
+        } else {
+            conn_tls_failed(c, what);
+        }
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         ev = c->closing ? PH_CONN_ERROR : PH_CONN_TIMEOUT;
         c->timeout_writing = (what & BEV_EVENT_WRITING) != 0;
@@ -84,9 +126,15 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Everything written: finish a close, or let the session read again. */
+static void conn_switch_tls(struct ph_conn *c);
+
 static void
 conn_drained(struct ph_conn *c)
 {
+    if (c->tls == PH_CONN_TLS_PENDING && !c->closing) {
+        conn_switch_tls(c);
+        return;
+    }
     if (c->closing) {
         c->dead = true;
         c->ops->on_event(c->ctx, PH_CONN_CLOSED);
@@ -135,6 +183,13 @@ conn_defer_cb(evutil_socket_t fd, short what, void *arg)
         }
         return;
     }
+    if (c->tls == PH_CONN_TLS_PENDING) {
+        if (ph_conn_output_len(c) == 0)
+            conn_switch_tls(c);     /* nothing queued: switch now */
+        return;
+    }
+    if (c->tls == PH_CONN_TLS_HANDSHAKE)
+        return;
     if (!c->read_paused)
         c->ops->on_read(c->ctx);
 }
@@ -193,6 +248,8 @@ ph_conn_free(struct ph_conn *c)
 {
     if (c == NULL)
         return;
+    if (c->tls_ctx)
+        SSL_CTX_free(c->tls_ctx);
     if (c->bev)
         bufferevent_free(c->bev);
     if (c->defer_ev)
@@ -282,4 +339,114 @@ bool
 ph_conn_output_high(struct ph_conn *c)
 {
     return ph_conn_output_len(c) > PH_CONN_OUT_HIGH;
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+/* Puts an OpenSSL bufferevent (server side, handshake pending) on fd. */
+static int
+conn_attach_ssl(struct ph_conn *c, evutil_socket_t fd, SSL_CTX *ctx)
+{
+    SSL                *ssl = SSL_new(ctx);
+    struct bufferevent *bev;
+
+    if (ssl == NULL)
+        return PH_ENOMEM;
+    bev = bufferevent_openssl_socket_new(c->loop->base, fd, ssl,
+                                         BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return PH_ENOMEM;
+    }
+    /* Mail clients often close without close_notify: that is an EOF,
+       not an error (nothing is lost: every command is acknowledged). */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    c->bev = bev;
+    c->direct = false;
+    c->tls = PH_CONN_TLS_HANDSHAKE;
+    bufferevent_setcb(bev, conn_readcb, conn_writecb, conn_eventcb, c);
+    bufferevent_setwatermark(bev, EV_READ, 0, PH_CONN_IN_HIGH);
+    ph_conn_set_timeout(c, c->timeout_s);
+    bufferevent_enable(bev, EV_READ);
+    return 0;
+}
+
+int
+ph_conn_accept_tls(struct ph_conn *c, SSL_CTX *ctx)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    int             rc;
+
+    if (ctx == NULL || c->dead || c->tls != PH_CONN_TLS_OFF)
+        return PH_EINVAL;
+    /* Nothing has been read yet: the socket bufferevent is simply
+       swapped for an OpenSSL one on the same fd. */
+    bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_setfd(c->bev, -1);
+    bufferevent_free(c->bev);
+    c->bev = NULL;
+    if ((rc = conn_attach_ssl(c, fd, ctx)) != 0) {
+        evutil_closesocket(fd);
+        c->dead = true;
+    }
+    return rc;
+}
+
+int
+ph_conn_start_tls(struct ph_conn *c, SSL_CTX *ctx)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+
+    if (c->dead || c->closing)
+        return PH_ECLOSED;
+    if (ctx == NULL || c->tls != PH_CONN_TLS_OFF)
+        return PH_EINVAL;
+    c->tls_discarded = evbuffer_get_length(in);
+    evbuffer_drain(in, c->tls_discarded);
+    SSL_CTX_up_ref(ctx);
+    c->tls_ctx = ctx;
+    c->tls = PH_CONN_TLS_PENDING;
+    /* If the reply was suppressed, nothing will drain: check later. */
+    event_active(c->defer_ev, EV_TIMEOUT, 0);
+    return 0;
+}
+
+/* The "go ahead" reply is written: from here on the bytes are TLS. */
+static void
+conn_switch_tls(struct ph_conn *c)
+{
+    evutil_socket_t  fd = bufferevent_getfd(c->bev);
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    SSL_CTX         *ctx = c->tls_ctx;
+
+    c->tls_discarded += evbuffer_get_length(in);
+    bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_setfd(c->bev, -1);
+    bufferevent_free(c->bev);   /* and with it every plaintext byte */
+    c->bev = NULL;
+    c->tls_ctx = NULL;
+    if (conn_attach_ssl(c, fd, ctx) != 0) {
+        evutil_closesocket(fd);
+        snprintf(c->tls_error, sizeof(c->tls_error), "out of memory");
+        c->dead = true;
+        c->ops->on_event(c->ctx, PH_CONN_TLS_FAILED);
+    }
+    SSL_CTX_free(ctx);
+}
+
+bool
+ph_conn_tls_info(struct ph_conn *c, struct ph_tls_info *out)
+{
+    SSL *ssl;
+
+    if (c == NULL || c->tls != PH_CONN_TLS_ON ||
+        (ssl = bufferevent_openssl_get_ssl(c->bev)) == NULL)
+        return false;
+    out->protocol = SSL_get_version(ssl);
+    out->cipher = SSL_get_cipher_name(ssl);
+    out->bits = SSL_get_cipher_bits(ssl, NULL);
+    return true;
 }

@@ -18,6 +18,11 @@
 
 #include "posthorn/posthorn.h"
 #include "posthorn/event.h"
+#include "posthorn/tls.h"
+
+struct ssl_ctx_st;
+/* The SSL_CTX in use now (changes on reload). */
+struct ssl_ctx_st *ph_tls_ctx_ssl(ph_tls_ctx *t);
 
 #define PH_LOOP_MAX_SIGNALS 16
 
@@ -88,12 +93,21 @@ enum ph_conn_event {
     PH_CONN_ERROR,     /* socket error */
     PH_CONN_TIMEOUT,   /* idle timeout, reading or writing */
     PH_CONN_CLOSED,    /* close-after-flush completed */
+    PH_CONN_TLS_FAILED,/* handshake failed; the reason: c->tls_error */
+};
+
+enum ph_conn_tls {
+    PH_CONN_TLS_OFF = 0,
+    PH_CONN_TLS_PENDING,   /* STARTTLS accepted: the reply is being sent */
+    PH_CONN_TLS_HANDSHAKE, /* OpenSSL is negotiating */
+    PH_CONN_TLS_ON,
 };
 
 struct ph_conn_ops {
     void (*on_read)(void *ctx);                        /* input arrived */
     void (*on_drain)(void *ctx);                       /* output empty */
     void (*on_event)(void *ctx, enum ph_conn_event ev);
+    void (*on_tls)(void *ctx);                         /* handshake done */
 };
 
 struct ph_conn {
@@ -114,7 +128,12 @@ struct ph_conn {
     bool                    timeout_writing; /* last timeout: output
                                          not taken (else: no input) */
     bool                    direct;   /* plain socket: write it directly
-                                         (a TLS filter turns this off) */
+                                         (TLS turns this off) */
+    enum ph_conn_tls        tls;
+    struct ssl_ctx_st      *tls_ctx;  /* ref held while PENDING */
+    size_t                  tls_discarded; /* plaintext dropped at the
+                                         switch (STARTTLS injection) */
+    char                    tls_error[128];
 };
 
 /* Takes ownership of fd. peer may be NULL (then getpeername). NULL on
@@ -123,6 +142,16 @@ struct ph_conn *ph_conn_new(ph_loop *loop, evutil_socket_t fd,
                             const struct sockaddr *peer, socklen_t peer_len,
                             const struct ph_conn_ops *ops, void *ctx);
 void ph_conn_free(struct ph_conn *c);
+/* Implicit TLS (RFC 8314): the handshake starts at once; output written
+   before it completes is sent after it. ops->on_tls when done. */
+int ph_conn_accept_tls(struct ph_conn *c, struct ssl_ctx_st *ctx);
+/* STARTTLS/STLS: every byte received so far, and all that arrives until
+   the switch, is discarded; once the output queued now (the "go ahead"
+   reply) is written, the handshake starts. ops->on_tls when done. The
+   caller stops reading until then. 0 or PH_ENOMEM/PH_ECLOSED. */
+int ph_conn_start_tls(struct ph_conn *c, struct ssl_ctx_st *ctx);
+/* Protocol and cipher once TLS is on; false otherwise. */
+bool ph_conn_tls_info(struct ph_conn *c, struct ph_tls_info *out);
 static inline struct evbuffer *
 ph_conn_input(struct ph_conn *c)
 {

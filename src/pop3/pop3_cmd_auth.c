@@ -69,10 +69,24 @@ start_verify(ph_pop3_session *s)
     return PH_POP3_PENDING;
 }
 
+/* A password in clear where TLS could protect it: refused before the
+   client sends it (RFC 2595 2.1). APOP is not affected: no password. */
+static bool
+plaintext_refused(ph_pop3_session *s)
+{
+    if (pop3_plaintext_ok(s))
+        return false;
+    ph_pop3_reply(s, PH_POP3_ERR_AUTH, "Plaintext authentication "
+                  "disallowed on non-secure connection; use STLS first");
+    return true;
+}
+
 enum ph_pop3_result
 pop3_cmd_user(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
+    if (plaintext_refused(s))
+        return PH_POP3_DONE;
     if (argc != 1) {
         ph_pop3_reply(s, PH_POP3_ERR, "Syntax: USER name");
         return PH_POP3_DONE;
@@ -88,6 +102,8 @@ enum ph_pop3_result
 pop3_cmd_pass(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
+    if (plaintext_refused(s))
+        return PH_POP3_DONE;
     if (s->user == NULL) {
         ph_pop3_reply(s, PH_POP3_ERR, "Send USER first");
         return PH_POP3_DONE;
@@ -133,27 +149,22 @@ pop3_cmd_apop(ph_pop3_session *s, const char *verb, size_t argc,
     return start_verify(s);
 }
 
-/* RFC 4616: [authzid] NUL authcid NUL passwd. */
+/* RFC 4616: [authzid] NUL authcid NUL passwd (framing in auth/sasl.c). */
 static void
 sasl_plain(ph_pop3_session *s, const char *b64, size_t len)
 {
-    char  buf[768];
-    long  n = ph_base64_decode(b64, len, buf, sizeof(buf) - 1);
-    char *authcid, *pass;
+    char                 buf[PH_SASL_PLAIN_BUF];
+    struct ph_sasl_plain m;
 
-    if (n < 0 || (authcid = memchr(buf, '\0', (size_t)n)) == NULL ||
-        (pass = memchr(authcid + 1, '\0', (size_t)(buf + n - authcid - 1)))
-            == NULL) {
-        OPENSSL_cleanse(buf, sizeof(buf));
+    /* The decoder has wiped buf on failure. */
+    if (ph_sasl_plain_decode(b64, len, buf, sizeof(buf), &m) != PH_SASL_OK) {
         ph_pop3_reply(s, PH_POP3_ERR, "Invalid SASL PLAIN response");
         return;
     }
-    buf[n] = '\0';
-    authcid++;
-    pass++;
     free(s->user);
-    s->user = strdup(authcid);
-    if (s->user == NULL || auth_copy(s, "PLAIN", authcid, pass, buf, "")) {
+    s->user = strdup(m.authcid);
+    if (s->user == NULL ||
+        auth_copy(s, "PLAIN", m.authcid, m.passwd, m.authzid, "")) {
         OPENSSL_cleanse(buf, sizeof(buf));
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Out of memory");
         return;
@@ -190,6 +201,8 @@ pop3_cmd_auth(ph_pop3_session *s, const char *verb, size_t argc,
         ph_pop3_reply(s, PH_POP3_ERR, "Unsupported SASL mechanism");
         return PH_POP3_DONE;
     }
+    if (plaintext_refused(s))
+        return PH_POP3_DONE;
     if (argc == 2) {
         /* RFC 5034 4: "=" is an empty initial response (not valid for
            PLAIN, so it is refused like any bad response). */

@@ -187,13 +187,25 @@ enum ph_pop3_result
 pop3_cmd_capa(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
-    static const char *const caps[] = {
-        "TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
-        "SASL PLAIN", "IMPLEMENTATION posthorn-" PH_VERSION_STRING,
-    };
+    const char *caps[9];
+    size_t      n = 0;
+    bool        plain = pop3_plaintext_ok(s);
 
-    ph_pop3_reply_lines(s, "Capability list follows", caps,
-                        sizeof(caps) / sizeof(caps[0]));
+    /* RFC 2595 2.1 / 4: what needs TLS first is not announced before it,
+       and STLS only while it can be used. */
+    caps[n++] = "TOP";
+    if (plain)
+        caps[n++] = "USER";
+    caps[n++] = "UIDL";
+    caps[n++] = "RESP-CODES";
+    caps[n++] = "AUTH-RESP-CODE";
+    caps[n++] = "PIPELINING";
+    if (plain)
+        caps[n++] = "SASL PLAIN";
+    if (pop3_tls_offered(s))
+        caps[n++] = "STLS";
+    caps[n++] = "IMPLEMENTATION posthorn-" PH_VERSION_STRING;
+    ph_pop3_reply_lines(s, "Capability list follows", caps, n);
     return PH_POP3_DONE;
 }
 

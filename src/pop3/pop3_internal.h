@@ -8,6 +8,7 @@
 #ifndef PH_POP3_INTERNAL_H
 #define PH_POP3_INTERNAL_H
 
+#include "auth/sasl.h"
 #include "core/core_internal.h"
 #include "plugin/plugin_internal.h"
 
@@ -51,6 +52,8 @@ struct ph_pop3_server {
     char                         *alias, *hostname, *version;
     struct ph_pop3_limits         limits;
     bool                          greet, apop, reuse_port;
+    ph_tls_ctx                   *tls;  /* STLS and POP3S; not owned */
+    bool                          auth_plaintext;
     const struct ph_maildrop_ops *md;
     void                         *md_ctx;
     void                         *user_data;
@@ -111,6 +114,8 @@ struct ph_pop3_session {
     bool                  close_after;  /* close once it is written */
     bool                  sasl_wait;    /* AUTH PLAIN: expecting "+ " data */
     bool                  announced;    /* "connection" was sent */
+    bool                  tls_starting; /* STLS +OK sent, or a POP3S
+                                           handshake: read nothing */
     unsigned              nerrors;
     struct ph_linereader  lr;
     char                 *line;
@@ -132,6 +137,11 @@ struct ph_pop3_session {
 ph_pop3_session *pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
                                   const struct sockaddr *peer,
                                   socklen_t peer_len);
+/* The same on an implicit-TLS listener: greets after the handshake. */
+ph_pop3_session *pop3_session_new_tls(ph_pop3_server *srv,
+                                      evutil_socket_t fd,
+                                      const struct sockaddr *peer,
+                                      socklen_t peer_len);
 void pop3_session_close(ph_pop3_session *s);
 void pop3_set_state(ph_pop3_session *s, enum pop3_state next);
 void pop3_command_done(ph_pop3_session *s, bool is_error);
@@ -170,16 +180,22 @@ int ph_pop3_parse_cmd(char *line, size_t len, struct pop3_cmd *out);
 long ph_pop3_parse_msgnum(const char *text, size_t nmsgs);
 /* Strict unsigned decimal (TOP's line count); -1 if invalid. */
 long ph_pop3_parse_count(const char *text);
-/* RFC 4648 base64 decode into out (cap); length or -1. */
-long ph_base64_decode(const char *in, size_t len, char *out, size_t cap);
 
 /* pop3_cmd_*.c: the default handlers */
 ph_pop3_handler pop3_cmd_user, pop3_cmd_pass, pop3_cmd_apop, pop3_cmd_auth,
                 pop3_cmd_capa, pop3_cmd_quit, pop3_cmd_stat, pop3_cmd_list,
                 pop3_cmd_retr, pop3_cmd_dele, pop3_cmd_noop, pop3_cmd_rset,
-                pop3_cmd_top, pop3_cmd_uidl;
+                pop3_cmd_top, pop3_cmd_uidl, pop3_cmd_stls;
 void pop3_sasl_line(ph_pop3_session *s, char *line, size_t len);
 void pop3_auth_cleanup(ph_pop3_session *s);
 void pop3_update(ph_pop3_session *s);
+
+/* pop3_session.c: TLS (STLS, RFC 2595; POP3S, RFC 8314) */
+/* A context exists and this connection is not TLS yet. */
+bool pop3_tls_offered(const ph_pop3_session *s);
+/* USER/PASS and AUTH PLAIN may be used now (RFC 2595 2.1). */
+bool pop3_plaintext_ok(const ph_pop3_session *s);
+/* The +OK to STLS is queued: switch, or close if that cannot be. */
+void pop3_tls_commit(ph_pop3_session *s);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * pop3_parse.c -- POP3 command lines (RFC 1939 3: a keyword, then
- * arguments separated by single spaces), message numbers, and base64 for
- * SASL (RFC 4648). Pure: no I/O, no allocation.
+ * arguments separated by single spaces) and message numbers. Pure: no
+ * I/O, no allocation. Base64 and SASL messages are in auth/sasl.c.
  */
 #include "pop3/pop3_internal.h"
 
@@ -66,50 +66,4 @@ ph_pop3_parse_msgnum(const char *text, size_t nmsgs)
     if (n < 1 || (size_t)n > nmsgs)
         return -1;
     return n - 1;
-}
-
-static int
-b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-long
-ph_base64_decode(const char *in, size_t len, char *out, size_t cap)
-{
-    size_t   i, o = 0, pad = 0;
-    unsigned acc = 0;
-    int      bits = 0, v;
-
-    if (len % 4 != 0)
-        return -1;
-    for (i = 0; i < len; i++) {
-        if (in[i] == '=') {
-            if (i < len - 2 || (i == len - 2 && in[len - 1] != '='))
-                return -1;      /* '=' only at the very end */
-            pad++;
-            continue;
-        }
-        if ((v = b64_value((unsigned char)in[i])) < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == cap)
-                return -1;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    return pad > 2 ? -1 : (long)o;
 }

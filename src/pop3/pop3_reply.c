@@ -33,6 +33,10 @@ pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
 
     if (s->dead || s->conn == NULL || s->state == POP3_S_CLOSING)
         return PH_ECLOSED;
+    /* After the +OK to STLS (or before an implicit-TLS handshake) the
+       client reads TLS records only: a line now would break them. */
+    if (s->tls_starting)
+        return PH_ESTATE;
     if (srv && ph_pipeline_wants(srv->pl, PH_HOOK_CLIENT, srv->ev_response)) {
         snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
         ph_event_init(&ev, srv->pl, PH_HOOK_CLIENT, "response", s, s->id);

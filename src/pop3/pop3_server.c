@@ -1,7 +1,8 @@
 /*
  * pop3_server.c -- the server object (the seed's spawn): options and
- * defaults, listeners (with the seed's listener_failed event), the verb
- * table and its defaults, the pipeline, accept, shutdown.
+ * defaults, listeners (with the seed's listener_failed event; plain and
+ * implicit TLS), the verb table and its defaults, the pipeline, accept,
+ * shutdown.
  */
 #include "pop3/pop3_internal.h"
 
@@ -19,6 +20,7 @@ static const struct pop3_verb default_verbs[] = {
     { "PASS", pop3_cmd_pass, POP3_M_AUTH, -1 },
     { "APOP", pop3_cmd_apop, POP3_M_AUTH, -1 },
     { "AUTH", pop3_cmd_auth, POP3_M_AUTH, -1 },
+    { "STLS", pop3_cmd_stls, POP3_M_AUTH, -1 },
     { "CAPA", pop3_cmd_capa, POP3_M_ANY, -1 },
     { "QUIT", pop3_cmd_quit, POP3_M_ANY, -1 },
     { "NOOP", pop3_cmd_noop, POP3_M_TRANS, -1 },
@@ -54,6 +56,8 @@ fill_limits(struct ph_pop3_limits *l)
         l->idle_timeout = 600;
     if (l->auth_fail_delay_ms == 0)
         l->auth_fail_delay_ms = 1000;
+    if (l->tls_handshake_timeout == 0)
+        l->tls_handshake_timeout = 30;
 }
 
 static char *
@@ -77,6 +81,16 @@ accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
 
     if (pop3_session_new(srv, fd, peer, peer_len) == NULL)
         ph_log(srv->loop, PH_LOG_ERROR, "event=accept_failed error=ENOMEM");
+}
+
+static void
+accept_session_tls(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
+                   socklen_t peer_len)
+{
+    ph_pop3_server *srv = ctx;
+
+    if (pop3_session_new_tls(srv, fd, peer, peer_len) == NULL)
+        ph_log(srv->loop, PH_LOG_ERROR, "event=accept_failed");
 }
 
 /* The seed's pop3d_listener_failed: (operation, errno, text). */
@@ -137,6 +151,8 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
     srv->md = o->maildrop ? o->maildrop : &ph_maildir_ops;
     srv->md_ctx = o->maildrop_ctx;
     srv->user_data = o->user_data;
+    srv->tls = o->tls;
+    srv->auth_plaintext = o->auth_plaintext;
     if (!srv->alias || !srv->hostname || !srv->version ||
         init_tables(srv) != 0) {
         ph_pop3_server_free(srv);
@@ -153,8 +169,8 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
     return srv;
 }
 
-int
-ph_pop3_server_listen(ph_pop3_server *srv, const char *addr)
+static int
+server_listen(ph_pop3_server *srv, const char *addr, bool tls)
 {
     struct ph_listener *l;
 
@@ -163,17 +179,36 @@ ph_pop3_server_listen(ph_pop3_server *srv, const char *addr)
         return PH_ELIMIT;
     }
     l = &srv->listeners[srv->nlisteners];
-    if (ph_listener_open(l, srv->loop, addr, srv->reuse_port, accept_session,
-                         srv, listener_failed, srv) != 0)
+    if (ph_listener_open(l, srv->loop, addr, srv->reuse_port,
+                         tls ? accept_session_tls : accept_session, srv,
+                         listener_failed, srv) != 0)
         return PH_EIO;
     srv->nlisteners++;
     if (ph_log_enabled(srv->loop, PH_LOG_INFO)) {
         char text[64];
         ph_log(srv->loop, PH_LOG_INFO, "event=listen server=%s addr=%s "
-               "proto=pop3", srv->alias, ph_addr_format(
-                   (struct sockaddr *)&l->addr, text, sizeof(text)));
+               "proto=pop3%s", srv->alias, ph_addr_format(
+                   (struct sockaddr *)&l->addr, text, sizeof(text)),
+               tls ? " tls=implicit" : srv->tls ? " tls=stls" : "");
     }
     return 0;
+}
+
+int
+ph_pop3_server_listen(ph_pop3_server *srv, const char *addr)
+{
+    return server_listen(srv, addr, false);
+}
+
+int
+ph_pop3_server_listen_tls(ph_pop3_server *srv, const char *addr)
+{
+    if (srv->tls == NULL) {
+        listener_failed(srv, "listen", EINVAL,
+                        "implicit TLS needs a TLS context");
+        return PH_EINVAL;
+    }
+    return server_listen(srv, addr, true);
 }
 
 static void
@@ -199,7 +234,8 @@ ph_pop3_server_shutdown(ph_pop3_server *srv)
     for (s = srv->sessions; s != NULL; s = next) {
         next = s->next;
         /* Never inside a multi-line response: the client sees it cut
-           short (no final ".") rather than a line merged into it. */
+           short (no final ".") rather than a line merged into it. (Nor
+           during a TLS handshake: pop3_write_line refuses then.) */
         if (s->cur.kind == POP3_CUR_NONE)
             pop3_status_line(s, PH_POP3_ERR_SYS_TEMP,
                              "Server shutting down");

@@ -4,6 +4,12 @@
  * verb's handler, after the state check), multi-line output driven by the
  * socket draining, errors, idle timeout and teardown. A session that ends
  * outside UPDATE deletes nothing.
+ *
+ * TLS: STLS (RFC 2595) and implicit-TLS listeners (RFC 8314). The +OK to
+ * STLS commits: the connection drops every byte the client sent so far
+ * and starts the handshake once the +OK is written; the session reads
+ * nothing until it is done, so a command pipelined behind STLS is never
+ * executed (CVE-2011-0411).
  */
 #include "pop3/pop3_internal.h"
 
@@ -22,11 +28,13 @@ static const char *const state_names[] = {
 static void session_read(void *ctx);
 static void session_drain(void *ctx);
 static void session_event(void *ctx, enum ph_conn_event ev);
+static void session_tls_ready(void *ctx);
 
 static const struct ph_conn_ops session_ops = {
     .on_read = session_read,
     .on_drain = session_drain,
     .on_event = session_event,
+    .on_tls = session_tls_ready,
 };
 
 void
@@ -148,6 +156,10 @@ pop3_command_done(ph_pop3_session *s, bool is_error)
         too_many_errors(s);
         return;
     }
+    /* Whoever answered STLS with +OK (the handler, a plugin, a listener),
+       the client now starts its handshake. */
+    if (!is_error && strcmp(s->cur_verb, "STLS") == 0)
+        pop3_tls_commit(s);
     if (s->close_after) {
         pop3_session_close(s);
         return;
@@ -285,7 +297,7 @@ session_read(void *ctx)
     size_t           len;
 
     ph_pop3_session_ref(s);
-    while (!s->dead && !s->waiting && !s->awaiting &&
+    while (!s->dead && !s->waiting && !s->awaiting && !s->tls_starting &&
            s->state != POP3_S_CLOSING && s->cur.kind == POP3_CUR_NONE) {
         switch (ph_linereader_read(&s->lr, ph_conn_input(s->conn), s->line,
                                    &len)) {
@@ -345,6 +357,14 @@ session_event(void *ctx, enum ph_conn_event ev)
             session_finish(s, "write_timeout");
             return;
         }
+        if (s->tls_starting) {
+            /* Between the STLS +OK and the handshake: a reply in
+               plaintext would only confuse the client's TLS stack. */
+            ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=tls_failed "
+                   "reason=\"handshake timeout\"", s->id);
+            session_finish(s, "tls_failed");
+            return;
+        }
         if (s->cur.kind != POP3_CUR_NONE || s->waiting) {
             ph_conn_rearm(s->conn);
             return;
@@ -355,6 +375,11 @@ session_event(void *ctx, enum ph_conn_event ev)
         if (s->cur.kind == POP3_CUR_NONE)
             pop3_status_line(s, PH_POP3_ERR, "Disconnected for inactivity");
         pop3_session_close(s);
+        return;
+    case PH_CONN_TLS_FAILED:
+        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=tls_failed "
+               "reason=\"%s\"", s->id, s->conn->tls_error);
+        session_finish(s, "tls_failed");
         return;
     case PH_CONN_EOF:
         session_finish(s, "eof");
@@ -410,9 +435,36 @@ greet(ph_pop3_session *s)
     pop3_status_line(s, PH_POP3_OK, line);
 }
 
-ph_pop3_session *
-pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
-                 const struct sockaddr *peer, socklen_t peer_len)
+/* The "connection" event and the greeting: at connect, or on an
+   implicit-TLS listener once the handshake is done. */
+static void
+session_start(ph_pop3_session *s)
+{
+    s->announced = true;        /* "disconnected" will follow "connection" */
+    connection_event(s);
+    if (s->srv->greet && !s->dead)
+        greet(s);
+}
+
+/* An implicit-TLS listener: the handshake before anything else. False
+   if it could not start (the session is gone then). */
+static bool
+tls_accept(ph_pop3_session *s)
+{
+    if (ph_conn_accept_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls)) != 0) {
+        ph_log(s->loop, PH_LOG_ERROR, "pop3=%lu event=tls_failed "
+               "reason=\"cannot start TLS\"", s->id);
+        session_finish(s, "tls_failed");
+        return false;
+    }
+    s->tls_starting = true;
+    ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
+    return true;
+}
+
+static ph_pop3_session *
+session_open(ph_pop3_server *srv, evutil_socket_t fd,
+             const struct sockaddr *peer, socklen_t peer_len, bool tls)
 {
     ph_pop3_session *s = calloc(1, sizeof(*s));
 
@@ -441,15 +493,29 @@ pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
            "server=%s", s->id, s->conn->peer_addr, s->conn->peer_port,
            srv->alias);
     if (srv->limits.max_sessions && srv->nsessions > srv->limits.max_sessions) {
-        pop3_status_line(s, PH_POP3_ERR_SYS_TEMP, "Too many connections");
+        if (!tls)               /* plaintext would be noise to a TLS peer */
+            pop3_status_line(s, PH_POP3_ERR_SYS_TEMP, "Too many connections");
         pop3_session_close(s);
         return s;
     }
-    s->announced = true;        /* "disconnected" will follow "connection" */
-    connection_event(s);
-    if (srv->greet && !s->dead)
-        greet(s);
+    if (tls)
+        return tls_accept(s) ? s : NULL;    /* greets after the handshake */
+    session_start(s);
     return s;
+}
+
+ph_pop3_session *
+pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
+                 const struct sockaddr *peer, socklen_t peer_len)
+{
+    return session_open(srv, fd, peer, peer_len, false);
+}
+
+ph_pop3_session *
+pop3_session_new_tls(ph_pop3_server *srv, evutil_socket_t fd,
+                     const struct sockaddr *peer, socklen_t peer_len)
+{
+    return session_open(srv, fd, peer, peer_len, true);
 }
 
 /* Server teardown: every session goes, without UPDATE and without a word. */
@@ -461,4 +527,108 @@ pop3_session_destroy_all(ph_pop3_server *srv)
         s->conn->dead = true;
         session_finish(s, "server_free");
     }
+}
+
+/* ---- TLS ----------------------------------------------------------------- */
+
+bool
+pop3_tls_offered(const ph_pop3_session *s)
+{
+    return s->srv != NULL && s->srv->tls != NULL && s->conn != NULL &&
+           s->conn->tls == PH_CONN_TLS_OFF;
+}
+
+/* RFC 2595 2.1: where TLS could protect a password, one sent in clear is
+   refused (Dovecot's disable_plaintext_auth), unless the program said
+   this network is trusted. Without a context there is nothing better. */
+bool
+pop3_plaintext_ok(const ph_pop3_session *s)
+{
+    return s->srv == NULL || s->srv->tls == NULL || s->srv->auth_plaintext ||
+           (s->conn != NULL && s->conn->tls == PH_CONN_TLS_ON);
+}
+
+enum ph_pop3_result
+pop3_cmd_stls(ph_pop3_session *s, const char *verb, size_t argc,
+              const char *const *argv)
+{
+    if (s->srv->tls == NULL)
+        ph_pop3_reply(s, PH_POP3_ERR, "STLS not available");
+    else if (!pop3_tls_offered(s))
+        ph_pop3_reply(s, PH_POP3_ERR, "Already in TLS");
+    else if (argc != 0)
+        ph_pop3_reply(s, PH_POP3_ERR, "Syntax: STLS");
+    else
+        ph_pop3_reply(s, PH_POP3_OK, "Begin TLS negotiation");
+    return PH_POP3_DONE;
+}
+
+void
+pop3_tls_commit(ph_pop3_session *s)
+{
+    if (s->state != POP3_S_AUTH || !pop3_tls_offered(s) ||
+        ph_conn_start_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls)) != 0) {
+        /* The client starts a handshake after this +OK: talking on in
+           plaintext is impossible. */
+        s->close_after = true;
+        return;
+    }
+    s->tls_starting = true;
+    ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
+}
+
+static void
+log_tls(ph_pop3_session *s)
+{
+    struct ph_tls_info ti;
+
+    if (!ph_conn_tls_info(s->conn, &ti))
+        return;
+    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=tls protocol=%s cipher=%s "
+           "bits=%d", s->id, ti.protocol, ti.cipher, ti.bits);
+    if (s->conn->tls_discarded > 0)
+        ph_log(s->loop, PH_LOG_WARN, "pop3=%lu event=stls_pipelining "
+               "discarded=%zu", s->id, s->conn->tls_discarded);
+}
+
+/* After STLS nothing said in plaintext carries over (as RFC 3207 4.2
+   asks of SMTP): a USER name or a half-done AUTH could have been
+   injected by a man in the middle. The session stays in AUTHORIZATION;
+   the APOP timestamp stays, since no new greeting is sent. */
+static void
+tls_forget(ph_pop3_session *s)
+{
+    size_t max = s->lr.max;
+
+    free(s->user);
+    s->user = NULL;
+    pop3_auth_cleanup(s);
+    s->sasl_wait = false;
+    memset(&s->lr, 0, sizeof(s->lr));   /* it counted plaintext bytes */
+    s->lr.max = max;
+}
+
+/* The handshake is done (conn's on_tls). */
+static void
+session_tls_ready(void *ctx)
+{
+    ph_pop3_session *s = ctx;
+
+    s->tls_starting = false;
+    if (s->dead || s->srv == NULL || s->state == POP3_S_CLOSING)
+        return;
+    ph_conn_set_timeout(s->conn, s->srv->limits.idle_timeout);
+    log_tls(s);
+    if (!s->announced) {
+        session_start(s);       /* implicit TLS: now the greeting */
+        return;
+    }
+    tls_forget(s);
+    ph_conn_resume_read(s->conn);
+}
+
+bool
+ph_pop3_session_tls(ph_pop3_session *s, struct ph_tls_info *out)
+{
+    return ph_conn_tls_info(s->conn, out);
 }

@@ -16,7 +16,8 @@
 enum {
     O_CHECK = 256, O_SMTP, O_SUBMISSION, O_SMTPS, O_LMTP, O_POP3, O_POP3S,
     O_MAIL_ROOT, O_USERS, O_DOMAIN, O_HOSTNAME, O_TLS_CERT, O_TLS_KEY,
-    O_MAX_SIZE, O_MAX_RCPT, O_IDLE, O_AUTH_DELAY, O_USER,
+    O_MAX_SIZE, O_MAX_RCPT, O_IDLE, O_AUTH_DELAY, O_USER, O_AUTH_PLAIN,
+    O_ANY_SENDER,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +40,8 @@ static const struct option long_opts[] = {
     { "idle-timeout", required_argument, NULL, O_IDLE },
     { "auth-fail-delay", required_argument, NULL, O_AUTH_DELAY },
     { "user", required_argument, NULL, O_USER },
+    { "auth-plaintext", no_argument, NULL, O_AUTH_PLAIN },
+    { "allow-any-sender", no_argument, NULL, O_ANY_SENDER },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -53,7 +56,8 @@ pd_usage(void)
         "  --pop3 ADDR:PORT  --mail-root DIR  --users FILE  --domain NAME\n"
         "  --hostname NAME  --max-message-size BYTES  --max-recipients N\n"
         "  --idle-timeout SECONDS  --auth-fail-delay SECONDS  --user NAME\n"
-        "  --smtps/--pop3s/--tls-cert/--tls-key: TLS (not yet available)\n");
+        "  --smtps ADDR:PORT  --pop3s ADDR:PORT  --tls-cert FILE  --tls-key FILE\n"
+        "  --auth-plaintext  --allow-any-sender\n");
 }
 
 static int
@@ -88,6 +92,22 @@ set_num(unsigned long long *out, const char *v, unsigned long long max)
     return 0;
 }
 
+/* A flag: given alone (command line, or a bare key in the file), or
+   "key = yes|no" in the file. */
+static int
+set_flag(bool *out, const char *v)
+{
+    if (v == NULL || *v == '\0' || strcmp(v, "yes") == 0 ||
+        strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = true;
+    else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+             strcmp(v, "0") == 0)
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
 /* One option, from argv or the file. Returns 0, or -1 with a bad value. */
 static int
 apply(struct pd_config *c, int opt, const char *v)
@@ -115,6 +135,8 @@ apply(struct pd_config *c, int opt, const char *v)
     case O_TLS_CERT:   return set_str(&c->tls_cert, v);
     case O_TLS_KEY:    return set_str(&c->tls_key, v);
     case O_USER:       return set_str(&c->run_user, v);
+    case O_AUTH_PLAIN: return set_flag(&c->auth_plaintext, v);
+    case O_ANY_SENDER: return set_flag(&c->any_sender, v);
     case O_MAX_SIZE:
         if (set_num(&n, v, (1ull << 40)) != 0 || n == 0)
             return -1;

@@ -111,6 +111,7 @@ on_hup(void *ctx, int signum)
         return;
     }
     adopt_config(d, &n);
+    pd_tls_reload(d, &n);
     pd_config_free(&n);
     if (pd_users_load(d, true) != 0)
         pd_log("event=reload status=failed keeping=old_users");
@@ -149,6 +150,12 @@ check_config(struct pd *d)
 {
     int rc = pd_users_load(d, false);
 
+    if (rc == 0 && pd_tls_start(d) != 0)
+        rc = -1;                /* a bad certificate is a config error */
+    if (rc == 0 && d->tls != NULL)
+        printf("posthornd: TLS: %s\n", d->cfg.tls_cert);
+    ph_tls_ctx_free(d->tls);
+    d->tls = NULL;
     if (rc == 0)
         printf("posthornd: %s: %zu users, local domains:", d->cfg.users,
                ph_passwd_count(d->pw));
@@ -162,7 +169,8 @@ check_config(struct pd *d)
 static int
 add_defaults(struct pd_config *c)
 {
-    if (c->smtp.n || c->submission.n || c->lmtp.n || c->pop3.n)
+    if (c->smtp.n || c->submission.n || c->lmtp.n || c->pop3.n ||
+        c->smtps.n || c->pop3s.n)
         return 0;
     c->smtp.v[c->smtp.n++] = strdup("127.0.0.1:2525");
     c->pop3.v[c->pop3.n++] = strdup("127.0.0.1:1100");
@@ -179,6 +187,7 @@ cleanup(struct pd *d)
     if (d->stop_timer)
         event_free(d->stop_timer);
     ph_passwd_free(d->pw);
+    ph_tls_ctx_free(d->tls);
     for (size_t i = 0; i < d->nlocal; i++)
         free(d->local[i]);
     ph_loop_free(d->loop);
@@ -203,9 +212,6 @@ main(int argc, char **argv)
         pd_config_free(&d.cfg);
         return 2;
     }
-    if (d.cfg.smtps.n || d.cfg.pop3s.n || d.cfg.tls_cert || d.cfg.tls_key)
-        fprintf(stderr, "posthornd: warning: TLS (--smtps, --pop3s, "
-                "--tls-cert, --tls-key) is not available yet: ignored\n");
     umask(077);                         /* files 0600, directories 0700 */
     if (d.cfg.check_only) {
         rc = check_config(&d);
@@ -222,7 +228,8 @@ main(int argc, char **argv)
         return 1;
     }
     if (add_defaults(&d.cfg) != 0 || pd_first_run(&d) != 0 ||
-        pd_users_load(&d, true) != 0 || (d.loop = ph_loop_new()) == NULL)
+        pd_users_load(&d, true) != 0 || pd_tls_start(&d) != 0 ||
+        (d.loop = ph_loop_new()) == NULL)
         goto out;
     ph_loop_set_log(d.loop, PH_LOG_INFO, ph_log_stderr, NULL);
     if (pd_smtp_start(&d) != 0 || pd_pop3_start(&d) != 0 ||

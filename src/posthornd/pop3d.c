@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static void
 verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
@@ -18,6 +19,12 @@ verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
     const char *canon = ph_passwd_lookup(d->pw, a->user);
     char        path[4096], local[256];
     const char *at;
+
+    /* AUTH PLAIN's authzid may only name the user itself. */
+    if (ok && canon != NULL && a->authzid != NULL && a->authzid[0] != '\0' &&
+        strcasecmp(a->authzid, a->user) != 0 &&
+        strcasecmp(a->authzid, canon) != 0)
+        ok = false;
 
     if (!ok || canon == NULL ||
         (at = strrchr(canon, '@')) == NULL ||
@@ -40,26 +47,40 @@ verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
     ph_pop3_auth_reply(s, PH_POP3_OK, path);
 }
 
+static int
+start_one(struct pd *d, const char *addr, bool implicit)
+{
+    const struct pd_config *c = &d->cfg;
+    ph_pop3_server         *srv;
+
+    srv = ph_pop3_server_new(d->loop, &(struct ph_pop3_options){
+        .alias = implicit ? "pop3s" : "pop3", .hostname = c->hostname,
+        .limits = { .idle_timeout = c->idle_timeout,
+                    .auth_fail_delay_ms = c->auth_fail_delay
+                        ? c->auth_fail_delay * 1000 : PH_POP3_NO_DELAY },
+        .tls = d->tls,
+        .auth_plaintext = c->auth_plaintext });
+    if (srv == NULL || (implicit ? ph_pop3_server_listen_tls(srv, addr)
+                                 : ph_pop3_server_listen(srv, addr)) != 0) {
+        fprintf(stderr, "posthornd: cannot listen on %s\n", addr);
+        ph_pop3_server_free(srv);
+        return -1;
+    }
+    ph_pop3_server_set_verify(srv, verify, d);
+    d->pop3[d->npop3++] = srv;
+    return 0;
+}
+
 int
 pd_pop3_start(struct pd *d)
 {
     const struct pd_config *c = &d->cfg;
 
-    for (size_t i = 0; i < c->pop3.n; i++) {
-        ph_pop3_server *srv = ph_pop3_server_new(d->loop,
-            &(struct ph_pop3_options){
-                .alias = "pop3", .hostname = c->hostname,
-                .limits = { .idle_timeout = c->idle_timeout,
-                            .auth_fail_delay_ms = c->auth_fail_delay
-                                ? c->auth_fail_delay * 1000
-                                : PH_POP3_NO_DELAY } });
-        if (srv == NULL || ph_pop3_server_listen(srv, c->pop3.v[i]) != 0) {
-            fprintf(stderr, "posthornd: cannot listen on %s\n", c->pop3.v[i]);
-            ph_pop3_server_free(srv);
+    for (size_t i = 0; i < c->pop3.n; i++)
+        if (start_one(d, c->pop3.v[i], false) != 0)
             return -1;
-        }
-        ph_pop3_server_set_verify(srv, verify, d);
-        d->pop3[d->npop3++] = srv;
-    }
+    for (size_t i = 0; i < c->pop3s.n; i++)
+        if (start_one(d, c->pop3s.v[i], true) != 0)
+            return -1;
     return 0;
 }

@@ -34,6 +34,8 @@ struct pd_config {
     unsigned       max_recipients;
     unsigned       idle_timeout;
     unsigned       auth_fail_delay;
+    bool           auth_plaintext;   /* AUTH/USER without TLS */
+    bool           any_sender;       /* submission: any MAIL FROM */
     bool           mail_root_default, users_default;
 };
 
@@ -44,6 +46,7 @@ struct pd {
     char            **argv;
     ph_loop          *loop;
     ph_passwd        *pw;            /* replaced on SIGHUP */
+    ph_tls_ctx       *tls;           /* NULL without --tls-cert */
     char             *local[PD_MAX_DOMAINS + 1];
     size_t            nlocal;
     ph_smtp_server   *smtp[4 * PD_MAX_LISTEN];
@@ -69,6 +72,10 @@ void pd_own(const struct pd *d, const char *path);
 int  mkdir_p(const struct pd *d, const char *path);
 /* Client text for a key=value log: no spaces, quotes or control bytes. */
 const char *pd_clean(const char *in, char *buf, size_t cap);
+
+/* tlsconf.c */
+int  pd_tls_start(struct pd *d);
+void pd_tls_reload(struct pd *d, const struct pd_config *n);
 
 /* smtpd.c, pop3d.c */
 int pd_smtp_start(struct pd *d);

@@ -5,6 +5,8 @@
  * (RFC 5321 4.4 Return-Path and Received trace headers, 250 only once
  * every copy is fsync'ed in new/). SMTP delivers all recipients or none;
  * LMTP (RFC 2033) answers per recipient after the final dot.
+ * Submission (RFC 6409, with --submission and --smtps) needs AUTH before
+ * MAIL, and an authenticated user sends as one of their own addresses.
  */
 #include "posthornd/posthornd.h"
 
@@ -25,6 +27,7 @@ struct pd_sess {
                                     after commit, each one's result */
     long           *dup;      /* LMTP: index of an earlier recipient with
                                  the same Maildir, else -1 */
+    bool            opened;   /* copies opened for this message */
     char          **paths;    /* Maildirs already given a copy */
     size_t          ntx, npaths;
     enum ph_deliver_status st;
@@ -70,6 +73,7 @@ drop_tx(struct pd_sess *ps)
     ps->paths = NULL;
     ps->npaths = 0;
     ps->ntx = 0;
+    ps->opened = false;
 }
 
 static enum ph_result
@@ -108,16 +112,57 @@ on_tx_abort(ph_smtp_session *s)
         drop_tx(sess(s));       /* nothing half-written stays behind */
 }
 
+/* RFC 6409 6.1: the sender of a submission is the authenticated user
+   (their canonical "user@domain", case-insensitive), or <> for
+   notifications, unless --allow-any-sender. */
+static bool
+sender_allowed(ph_smtp_session *s)
+{
+    const char *from = ph_smtp_session_path(s);
+    const char *user = ph_smtp_session_auth_user(s);
+
+    if (sess(s)->d->cfg.any_sender || from[0] == '\0')
+        return true;
+    return user != NULL && strcasecmp(from, user) == 0;
+}
+
 static enum ph_result
 on_mail(ph_smtp_session *s, const char *verb, const char *arg)
 {
-    if (sess(s)->kind == PD_SUBMISSION) {
-        /* AUTH arrives with the TLS issue; until then no relaying. */
-        ph_smtp_reply(s, 530, "5.7.0", "Authentication required");
+    if (sess(s)->kind == PD_SUBMISSION && !sender_allowed(s)) {
+        char from[300];
+        pd_log("session=%s event=sender_refused from=<%s> user=%s",
+               ph_smtp_session_id(s), pd_clean(ph_smtp_session_path(s),
+               from, sizeof(from)), ph_smtp_session_auth_user(s));
+        ph_smtp_reply(s, 553, "5.7.1", "<%s>: Sender address not owned by "
+                      "user %s", ph_smtp_session_path(s),
+                      ph_smtp_session_auth_user(s));
         return PH_OK;
     }
     return ph_smtp_default_handler(ph_smtp_session_server(s), verb)(s, verb,
                                                                     arg);
+}
+
+/* AUTH PLAIN/LOGIN against the users file. The identity is the
+   canonical user@domain; an authzid naming anyone else is refused (no
+   proxy logins). */
+static void
+verify(ph_smtp_session *s, const struct ph_smtp_auth *a, void *ctx)
+{
+    struct pd  *d = ctx;
+    bool        ok = ph_passwd_verify(d->pw, a->user, a->password);
+    const char *canon = ph_passwd_lookup(d->pw, a->user);
+    char        clean[128];
+
+    if (ok && canon != NULL && a->authzid[0] != '\0' &&
+        strcasecmp(a->authzid, a->user) != 0 &&
+        strcasecmp(a->authzid, canon) != 0)
+        ok = false;
+    pd_log("session=%s event=login status=%s user=%s",
+           ph_smtp_session_id(s), ok && canon ? "ok" : "failed",
+           pd_clean(ok && canon ? canon : a->user, clean, sizeof(clean)));
+    ph_smtp_auth_reply(s, ok && canon ? PH_SMTP_AUTH_OK : PH_SMTP_AUTH_FAIL,
+                       canon);
 }
 
 /* Splits "local@domain"; a bare "postmaster" is the first local domain's. */
@@ -183,28 +228,49 @@ on_rcpt(ph_smtp_session *s, const char *verb, const char *arg)
     return PH_OK;
 }
 
-/* "Return-Path:" and an RFC 5321 4.4 "Received:" naming this recipient. */
+/* RFC 3848: ESMTP plus S for TLS, A for AUTH (LMTP likewise). */
+static const char *
+with_protocol(ph_smtp_session *s, char *buf, size_t cap)
+{
+    struct ph_tls_info ti;
+    bool               tls = ph_smtp_session_tls(s, &ti);
+    bool               auth = ph_smtp_session_auth_user(s) != NULL;
+    const char        *base = sess(s)->kind == PD_LMTP ? "LMTP"
+                              : ph_smtp_session_is_esmtp(s) ? "ESMTP"
+                              : "SMTP";
+
+    if (strcmp(base, "SMTP") == 0)
+        return base;            /* HELO: RFC 3848 has no variants */
+    snprintf(buf, cap, "%s%s%s", base, tls ? "S" : "", auth ? "A" : "");
+    return buf;
+}
+
+/* "Return-Path:" and an RFC 5321 4.4 "Received:" naming this recipient,
+   with the TLS protocol and cipher as a comment (as Postfix does). */
 static int
 trace_headers(ph_smtp_session *s, const char *rcpt, char *buf, size_t cap)
 {
-    const struct pd_sess *ps = sess(s);
-    char                  date[64];
-    time_t                now = time(NULL);
-    struct tm             tm;
-    int                   n;
+    char               date[64], proto[16], tls[160] = "";
+    time_t             now = time(NULL);
+    struct tm          tm;
+    struct ph_tls_info ti;
+    int                n;
 
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+    if (ph_smtp_session_tls(s, &ti))
+        snprintf(tls, sizeof(tls), "\t(using %s with cipher %s (%d bits))"
+                 "\r\n", ti.protocol, ti.cipher, ti.bits);
     n = snprintf(buf, cap, "Return-Path: <%s>\r\n"
                  "Received: from %s ([%s])\r\n"
+                 "%s"
                  "\tby %s (posthorn) with %s id %s\r\n"
                  "\tfor <%s>; %s\r\n",
                  ph_smtp_session_sender(s), ph_smtp_session_helo(s)
                  ? ph_smtp_session_helo(s) : "unknown",
-                 ph_smtp_session_peer_addr(s),
+                 ph_smtp_session_peer_addr(s), tls,
                  ph_smtp_server_hostname(ph_smtp_session_server(s)),
-                 ps->kind == PD_LMTP ? "LMTP"
-                 : ph_smtp_session_is_esmtp(s) ? "ESMTP" : "SMTP",
+                 with_protocol(s, proto, sizeof(proto)),
                  ph_smtp_session_id(s), rcpt, date);
     return (n < 0 || (size_t)n >= cap) ? -1 : n;
 }
@@ -268,16 +334,30 @@ open_copies(ph_smtp_session *s, struct pd_sess *ps)
     return PH_DELIVER_OK;
 }
 
+/* Opens this message's copies once: at DATA (so that a failure is its
+   4xx before 354), or at the first bytes of BDAT, which has no such
+   step (a failure then is the reply to the last chunk). */
+static enum ph_deliver_status
+open_message(ph_smtp_session *s, struct pd_sess *ps)
+{
+    if (ps->opened)
+        return ps->st;
+    drop_tx(ps);
+    ps->opened = true;
+    ps->st = open_copies(s, ps);
+    return ps->st;
+}
+
 static enum ph_result
 on_data(ph_smtp_session *s, const char *verb, const char *arg)
 {
     struct pd_sess *ps = sess(s);
 
     drop_tx(ps);
-    ps->st = open_copies(s, ps);
-    if (ps->st != PH_DELIVER_OK) {
+    if (open_message(s, ps) != PH_DELIVER_OK) {
+        enum ph_deliver_status st = ps->st;
         drop_tx(ps);
-        if (ps->st == PH_DELIVER_NOSPACE)
+        if (st == PH_DELIVER_NOSPACE)
             ph_smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
         else
             ph_smtp_reply(s, 451, "4.3.0", "Local error in processing");
@@ -292,6 +372,7 @@ on_data_bytes(ph_smtp_session *s, const char *p, size_t len)
 {
     struct pd_sess *ps = sess(s);
 
+    open_message(s, ps);
     for (size_t i = 0; i < ps->ntx && ps->st == PH_DELIVER_OK; i++) {
         enum ph_deliver_status st;
         if (ps->tx[i] == NULL)
@@ -333,6 +414,7 @@ on_eom(ph_smtp_session *s)
     struct pd_sess *ps = sess(s);
     size_t          n = ph_smtp_session_rcpt_count(s);
 
+    open_message(s, ps);        /* BDAT 0 LAST: no byte came */
     for (size_t i = 0; i < ps->ntx && ps->st == PH_DELIVER_OK; i++)
         if (ps->kind != PD_LMTP && ps->tx[i] != NULL)
             ps->st = ph_maildir_tx_commit(ps->tx[i]);
@@ -376,21 +458,29 @@ on_eom(ph_smtp_session *s)
 }
 
 static int
-start_one(struct pd *d, const char *addr, enum pd_kind kind)
+start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
 {
     const struct pd_config *c = &d->cfg;
     ph_smtp_server         *srv;
+    bool                    sub = kind == PD_SUBMISSION;
 
     srv = ph_smtp_server_new(d->loop, &(struct ph_smtp_options){
-        .alias = kind == PD_LMTP ? "lmtp" : kind == PD_SUBMISSION
-                 ? "submission" : "smtp",
+        .alias = kind == PD_LMTP ? "lmtp" : implicit ? "smtps"
+                 : sub ? "submission" : "smtp",
         .hostname = c->hostname,
         .mode = kind == PD_LMTP ? PH_SMTP_MODE_LMTP : PH_SMTP_MODE_ESMTP,
         .limits = { .max_message_size = c->max_message_size,
                     .max_recipients = c->max_recipients,
-                    .idle_timeout = c->idle_timeout },
+                    .idle_timeout = c->idle_timeout,
+                    .auth_fail_delay_ms = c->auth_fail_delay
+                        ? c->auth_fail_delay * 1000 : PH_SMTP_NO_DELAY },
+        /* LMTP is local delivery from a trusted MTA: no TLS there. */
+        .tls = kind == PD_LMTP ? NULL : d->tls,
+        .auth_plaintext = c->auth_plaintext,
+        .auth_required = sub,
         .user_data = (void *)(uintptr_t)kind });
-    if (srv == NULL || ph_smtp_server_listen(srv, addr) != 0) {
+    if (srv == NULL || (implicit ? ph_smtp_server_listen_tls(srv, addr)
+                                 : ph_smtp_server_listen(srv, addr)) != 0) {
         fprintf(stderr, "posthornd: cannot listen on %s\n", addr);
         ph_smtp_server_free(srv);
         return -1;
@@ -402,6 +492,8 @@ start_one(struct pd *d, const char *addr, enum pd_kind kind)
     ph_smtp_server_set_callbacks(srv, &(struct ph_smtp_callbacks){
         .data = on_data_bytes, .eom = on_eom, .tx_abort = on_tx_abort,
         .disconnect = on_disconnect });
+    if (sub)                    /* port 25 is for other MTAs: no AUTH */
+        ph_smtp_server_set_verify(srv, verify, d);
     d->smtp[d->nsmtp++] = srv;
     return 0;
 }
@@ -409,15 +501,20 @@ start_one(struct pd *d, const char *addr, enum pd_kind kind)
 int
 pd_smtp_start(struct pd *d)
 {
+    const struct pd_config *c = &d->cfg;
+
     g_pd = d;
-    for (size_t i = 0; i < d->cfg.smtp.n; i++)
-        if (start_one(d, d->cfg.smtp.v[i], PD_SMTP) != 0)
+    for (size_t i = 0; i < c->smtp.n; i++)
+        if (start_one(d, c->smtp.v[i], PD_SMTP, false) != 0)
             return -1;
-    for (size_t i = 0; i < d->cfg.submission.n; i++)
-        if (start_one(d, d->cfg.submission.v[i], PD_SUBMISSION) != 0)
+    for (size_t i = 0; i < c->submission.n; i++)
+        if (start_one(d, c->submission.v[i], PD_SUBMISSION, false) != 0)
             return -1;
-    for (size_t i = 0; i < d->cfg.lmtp.n; i++)
-        if (start_one(d, d->cfg.lmtp.v[i], PD_LMTP) != 0)
+    for (size_t i = 0; i < c->smtps.n; i++)
+        if (start_one(d, c->smtps.v[i], PD_SUBMISSION, true) != 0)
+            return -1;
+    for (size_t i = 0; i < c->lmtp.n; i++)
+        if (start_one(d, c->lmtp.v[i], PD_LMTP, false) != 0)
             return -1;
     return 0;
 }

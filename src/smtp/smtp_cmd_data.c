@@ -2,7 +2,8 @@
  * smtp_cmd_data.c -- DATA (RFC 5321 4.1.1.4): the 354 default, reading
  * the message through the DATA reader until CRLF.CRLF, and the end of
  * message: a sticky error reply, or the program's EOM -- one reply per
- * recipient in LMTP mode (RFC 2033 4.2).
+ * recipient in LMTP mode (RFC 2033 4.2). BDAT LAST ends a message here
+ * too (smtp_cmd_bdat.c).
  */
 #include "smtp/smtp_internal.h"
 
@@ -19,8 +20,10 @@ smtp_cmd_data(ph_smtp_session *s, const char *verb, const char *arg)
     return PH_OK;
 }
 
+/* What a new message needs, for DATA and for the first BDAT chunk: the
+   buffers, a fresh reader (its flags are read at the end) and the sink. */
 int
-smtp_data_begin(ph_smtp_session *s)
+smtp_data_prepare(ph_smtp_session *s)
 {
     smtp_msgbufs_take(s);
     if (s->data_out == NULL)
@@ -34,10 +37,17 @@ smtp_data_begin(ph_smtp_session *s)
     s->tx.err_code = 0;
     s->data_aborted = false;
     smtp_message_begin(s);
-    if (s->hdr_buf == NULL)
-        return PH_ENOMEM;
-    smtp_set_state(s, SMTP_S_DATA);
-    return 0;
+    return s->hdr_buf == NULL ? PH_ENOMEM : 0;
+}
+
+int
+smtp_data_begin(ph_smtp_session *s)
+{
+    int rc = smtp_data_prepare(s);
+
+    if (rc == 0)
+        smtp_set_state(s, SMTP_S_DATA);
+    return rc;
 }
 
 static void
@@ -74,8 +84,9 @@ eom_step(ph_smtp_session *s, const char *verb, const char *arg)
     return PH_OK;
 }
 
-static void
-end_of_data(ph_smtp_session *s)
+/* The end of a message, by the final dot or by BDAT LAST. */
+void
+smtp_data_end(ph_smtp_session *s)
 {
     struct smtp_tx *tx = &s->tx;
     unsigned        expect = 1, i;
@@ -153,7 +164,7 @@ smtp_data_read(ph_smtp_session *s)
         if (s->state != SMTP_S_DATA)
             return false;       /* closed by the program meanwhile */
         if (ph_smtp_data_done(&s->dr)) {
-            end_of_data(s);
+            smtp_data_end(s);
             return true;
         }
         if (s->dead || s->state != SMTP_S_DATA)

@@ -66,6 +66,14 @@ smtp_cmd_ehlo(ph_smtp_session *s, const char *verb, const char *arg)
     lines[n++] = "8BITMIME";
     lines[n++] = "ENHANCEDSTATUSCODES";
     lines[n++] = "SMTPUTF8";
+    if (smtp_chunking_offered(s)) {
+        lines[n++] = "CHUNKING";
+        lines[n++] = "BINARYMIME";
+    }
+    if (smtp_tls_offered(s))
+        lines[n++] = "STARTTLS";
+    if (smtp_auth_offered(s))
+        lines[n++] = "AUTH PLAIN LOGIN";
     for (i = 0; i < srv->next_lines && n < EHLO_MAX_LINES; i++)
         lines[n++] = srv->ext_lines[i];
     ph_smtp_reply_lines(s, 250, NULL, lines, n);

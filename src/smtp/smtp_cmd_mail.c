@@ -2,7 +2,8 @@
  * smtp_cmd_mail.c -- MAIL (RFC 5321 4.1.1.2) and RCPT (4.1.1.3): path and
  * parameter checks before the handler (501, 503, 552, 553, 555), the
  * default handlers, and what a 2xx reply commits to the transaction.
- * Extensions: SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531).
+ * Extensions: SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
+ * BINARYMIME (RFC 3030).
  */
 #include "smtp/smtp_internal.h"
 
@@ -92,6 +93,10 @@ check_mail_param(ph_smtp_session *s, const struct ph_smtp_param *p,
         if (p->value && (strcasecmp(p->value, "7BIT") == 0 ||
                          strcasecmp(p->value, "8BITMIME") == 0))
             return 0;
+        /* RFC 3030 3: with CHUNKING only; DATA then gets 503. */
+        if (p->value && strcasecmp(p->value, "BINARYMIME") == 0 &&
+            smtp_chunking_offered(s))
+            return 0;
         ph_smtp_reply(s, 501, "5.5.4", "Unsupported BODY type");
         return -1;
     }
@@ -103,6 +108,10 @@ check_mail_param(ph_smtp_session *s, const struct ph_smtp_param *p,
         ph_smtp_reply(s, 501, "5.5.4", "SMTPUTF8 takes no value");
         return -1;
     }
+    /* RFC 4954 5: AUTH=<mailbox> is accepted where AUTH is offered; we
+       trust no other server's word for it, so it changes nothing. */
+    if (strcasecmp(p->keyword, "AUTH") == 0 && s->srv->verify != NULL)
+        return 0;
     if (param_allowed(s->srv->mail_params, s->srv->nmail_params, p->keyword))
         return 0;
     ph_smtp_reply(s, 555, "5.5.4", "Unsupported parameter %s", p->keyword);
@@ -135,6 +144,12 @@ smtp_check_mail(ph_smtp_session *s, const char *arg)
     enum ph_parse_err err = parse_into_session(s, arg, PH_PATH_MAIL);
     bool              utf8 = false;
     size_t            i;
+
+    /* RFC 6409 4.3 / RFC 4954 6: submission needs a login first. */
+    if (s->srv->auth_required && s->auth_user == NULL) {
+        ph_smtp_reply(s, 530, "5.7.0", "Authentication required");
+        return -1;
+    }
 
     if (err != PH_PARSE_OK) {
         ph_smtp_reply(s, 501, err == PH_PARSE_NO_KEYWORD ? "5.5.4" : "5.1.7",

@@ -33,6 +33,7 @@ enum smtp_state {
     SMTP_S_MAIL,         /* MAIL accepted */
     SMTP_S_RCPT,         /* at least one RCPT accepted */
     SMTP_S_DATA,         /* reading the message */
+    SMTP_S_BDAT,         /* reading a BDAT chunk (RFC 3030) */
     SMTP_S_CLOSING,      /* close after flush */
 };
 
@@ -46,9 +47,12 @@ enum smtp_verb_id {
     SMTP_V_MAIL,
     SMTP_V_RCPT,
     SMTP_V_DATA,
+    SMTP_V_BDAT,
     SMTP_V_RSET,
     SMTP_V_QUIT,
     SMTP_V_EOM,          /* end of message: not a verb, a step */
+    SMTP_V_STARTTLS,
+    SMTP_V_AUTH,
 };
 
 /* Sequencing flags, checked before any handler runs (STYLE 3). */
@@ -58,6 +62,14 @@ enum smtp_verb_id {
 #define SMTP_F_NO_ARG     0x08u  /* 501 if an argument is given */
 #define SMTP_F_NEED_ARG   0x10u  /* 501 without an argument */
 #define SMTP_F_NOT_IN_TX  0x20u  /* 503 inside a transaction (MAIL) */
+
+/* Where an AUTH exchange waits for the client's next line. */
+enum smtp_sasl_step {
+    SMTP_SASL_NONE = 0,
+    SMTP_SASL_PLAIN,        /* 334 sent: the PLAIN response */
+    SMTP_SASL_LOGIN_USER,   /* 334 Username: */
+    SMTP_SASL_LOGIN_PASS,   /* 334 Password: */
+};
 
 struct smtp_session_s;
 typedef int smtp_check_fn(ph_smtp_session *s, const char *arg);
@@ -97,6 +109,11 @@ struct ph_smtp_server {
     unsigned                 nsessions;
     bool                     shutting_down;
     ph_pipeline             *pl;
+    ph_tls_ctx              *tls;          /* STARTTLS and implicit TLS */
+    bool                     auth_plaintext, auth_required;
+    ph_smtp_verify_fn       *verify;       /* AUTH on when set */
+    void                    *verify_ctx;
+    struct ph_auth_guard    *guard;        /* AUTH failures per address */
     int                      ev_connection, ev_unknown, ev_header, ev_eom,
                              ev_disconnected, ev_response;
     struct smtp_msgbufs      buf_cache[SMTP_BUF_CACHE];
@@ -118,6 +135,7 @@ struct smtp_tx {
     char                  err_text[160];
     char                 *msg;            /* whole_message buffer */
     size_t                msg_len, msg_cap;
+    bool                  bdat;           /* the message comes by BDAT */
 };
 
 struct ph_smtp_session {
@@ -162,9 +180,27 @@ struct ph_smtp_session {
     bool                     greeted;      /* CONNECT step ran */
     bool                     unlinked;     /* off the server's list */
     bool                     data_aborted; /* tx_abort already called */
+    /* BDAT chunk (smtp_cmd_bdat.c) */
+    uint64_t                 bdat_size, bdat_left;
+    bool                     bdat_last;
+    bool                     bdat_armed;   /* parsed; not yet taken or
+                                              refused */
+    bool                     bdat_skip;    /* refused: read and drop it */
+    enum smtp_state          bdat_back;    /* state after a dropped one */
     void                    *user_data;
     struct timeval           started;
     unsigned                 ntx;          /* transactions completed */
+    /* TLS (smtp_cmd_starttls.c) */
+    bool                     tls_starting; /* 220 to STARTTLS sent: read
+                                              nothing until the handshake */
+    /* AUTH (smtp_cmd_auth.c) */
+    enum smtp_sasl_step      sasl;         /* next line is a SASL answer */
+    bool                     auth_checking;/* verify runs, answer awaited */
+    char                    *auth_user;    /* after 235 */
+    char                    *sasl_user;    /* LOGIN: user, before password */
+    char                     sasl_mech[8];
+    unsigned                 nauth_failures;
+    struct event            *auth_delay_ev;
 };
 
 /* smtp_session.c */
@@ -180,6 +216,26 @@ void smtp_run_handler(ph_smtp_session *s, enum smtp_verb_id id,
 void smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len);
 void smtp_tx_reset(ph_smtp_session *s, bool aborted);
 bool smtp_in_transaction(const ph_smtp_session *s);
+
+/* smtp_server.c */
+void smtp_session_greet(ph_smtp_session *s);
+
+/* smtp_cmd_starttls.c */
+enum ph_result smtp_cmd_starttls(ph_smtp_session *s, const char *verb,
+                                 const char *arg);
+void smtp_tls_commit(ph_smtp_session *s);
+void smtp_tls_accept(ph_smtp_session *s);
+void smtp_tls_ready(void *ctx);
+bool smtp_tls_offered(const ph_smtp_session *s);
+bool smtp_is_tls(const ph_smtp_session *s);
+
+/* smtp_cmd_auth.c */
+enum ph_result smtp_cmd_auth(ph_smtp_session *s, const char *verb,
+                             const char *arg);
+void smtp_sasl_line(ph_smtp_session *s, char *line, size_t len);
+bool smtp_auth_offered(const ph_smtp_session *s);
+void smtp_auth_commit(ph_smtp_session *s);
+void smtp_auth_reset(ph_smtp_session *s);
 
 /* smtp_reply.c */
 int smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
@@ -232,9 +288,21 @@ int smtp_commit_rcpt(ph_smtp_session *s);
 #define SMTP_DATA_SLICE 16384
 enum ph_result smtp_cmd_data(ph_smtp_session *s, const char *verb,
                              const char *arg);
+int  smtp_data_prepare(ph_smtp_session *s);
 int  smtp_data_begin(ph_smtp_session *s);
+void smtp_data_end(ph_smtp_session *s);
 /* Feeds buffered input in DATA state; true when the message ended. */
 bool smtp_data_read(ph_smtp_session *s);
+
+/* smtp_cmd_bdat.c: CHUNKING and BINARYMIME (RFC 3030) */
+bool smtp_chunking_offered(ph_smtp_session *s);
+int  smtp_check_bdat(ph_smtp_session *s, const char *arg);
+int  smtp_check_data(ph_smtp_session *s, const char *arg);
+enum ph_result smtp_cmd_bdat(ph_smtp_session *s, const char *verb,
+                             const char *arg);
+void smtp_bdat_commit(ph_smtp_session *s);
+/* Reads the chunk in BDAT state; true when it ended. */
+bool smtp_bdat_read(ph_smtp_session *s);
 
 /* smtp_message.c: header/body callbacks, chunking, whole message */
 void smtp_message_begin(ph_smtp_session *s);

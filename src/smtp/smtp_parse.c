@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const parse_errstr[PH_PARSE__COUNT] = {
     [PH_PARSE_OK]              = "ok",
@@ -68,6 +69,47 @@ ph_smtp_parse_cmd(const char *line, size_t len, struct ph_smtp_cmd *out)
         out->arg.p = line + len;
         out->arg.len = 0;
     }
+    return PH_PARSE_OK;
+}
+
+static size_t
+skip_spaces(const char *p, size_t i, size_t len)
+{
+    while (i < len && p[i] == ' ')
+        i++;
+    return i;
+}
+
+/* RFC 3030 2: "BDAT" SP chunk-size [ SP end-marker ]. */
+enum ph_parse_err
+ph_smtp_parse_bdat(const char *arg, size_t len, struct ph_smtp_bdat *out)
+{
+    size_t   i = skip_spaces(arg, 0, len), start, digits = 0;
+    uint64_t n = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (i == len)
+        return PH_PARSE_EMPTY;
+    for (; i < len && arg[i] >= '0' && arg[i] <= '9'; i++) {
+        unsigned d = (unsigned)(arg[i] - '0');
+
+        if (++digits > PH_SMTP_MAX_BDAT_DIGITS || n > (UINT64_MAX - d) / 10)
+            return PH_PARSE_TOO_LONG;
+        n = n * 10 + d;
+    }
+    if (digits == 0)
+        return PH_PARSE_BAD_PARAM;
+    start = i;
+    i = skip_spaces(arg, i, len);
+    if (i < len) {
+        /* "10LAST" is not "10 LAST". */
+        if (i == start || len - i < 4 || strncasecmp(arg + i, "LAST", 4) != 0)
+            return PH_PARSE_BAD_PARAM;
+        if (skip_spaces(arg, i + 4, len) != len)
+            return PH_PARSE_BAD_PARAM;
+        out->last = true;
+    }
+    out->size = n;
     return PH_PARSE_OK;
 }
 

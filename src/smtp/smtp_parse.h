@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ph_span {
     const char *p;
@@ -48,6 +49,26 @@ struct ph_smtp_cmd {
 /* line is one command without its CRLF. */
 enum ph_parse_err ph_smtp_parse_cmd(const char *line, size_t len,
                                     struct ph_smtp_cmd *out);
+
+/* ---- BDAT (RFC 3030 2) -------------------------------------------------- */
+
+#define PH_SMTP_MAX_BDAT_DIGITS 20
+
+struct ph_smtp_bdat {
+    uint64_t size;  /* octets of the chunk that follows the command */
+    bool     last;  /* "LAST": the chunk ends the message */
+};
+
+/*
+ * arg is the text after "BDAT " ("1000 LAST"): chunk-size is 1*DIGIT, at
+ * most 20 digits and UINT64_MAX; the end-marker LAST may be in any case.
+ * Spaces around the words are tolerated. PH_PARSE_EMPTY without a size,
+ * PH_PARSE_TOO_LONG when the size does not fit, PH_PARSE_BAD_PARAM for
+ * anything else. A caller cannot resynchronise after an error: where the
+ * chunk ends is unknown.
+ */
+enum ph_parse_err ph_smtp_parse_bdat(const char *arg, size_t len,
+                                     struct ph_smtp_bdat *out);
 
 /* ---- MAIL FROM / RCPT TO path and parameters -------------------------- */
 

@@ -100,6 +100,9 @@ commit(ph_smtp_session *s, int code)
         if (code == 354 && smtp_data_begin(s) != 0)
             commit_failed(s);
         break;
+    case SMTP_V_BDAT:
+        smtp_bdat_commit(s);    /* answered before its chunk: dropped */
+        break;
     case SMTP_V_RSET:
         if (ok)
             smtp_tx_reset(s, true);
@@ -107,6 +110,14 @@ commit(ph_smtp_session *s, int code)
     case SMTP_V_QUIT:
         if (ok)
             s->close_after_reply = true;
+        break;
+    case SMTP_V_STARTTLS:
+        if (code == 220)
+            smtp_tls_commit(s);
+        break;
+    case SMTP_V_AUTH:
+        if (code == 235)
+            smtp_auth_commit(s);
         break;
     case SMTP_V_EOM:
         ph_log(s->loop, PH_LOG_INFO, "session=%s event=message from=<%s> "
@@ -214,7 +225,8 @@ ph_smtp_reject_message(ph_smtp_session *s, int code, const char *enh,
 
     if (code < 400 || code > 599 || text == NULL || strpbrk(text, "\r\n"))
         return PH_EINVAL;
-    if (s->state != SMTP_S_DATA)
+    if (s->state != SMTP_S_DATA &&
+        (s->state != SMTP_S_BDAT || s->bdat_skip))
         return PH_ESTATE;
     if (tx->err_code != 0)
         return 0;               /* the first error stands */

@@ -3,6 +3,7 @@
  * their defaults, listeners, the verb table API, accept and shutdown.
  */
 #include "smtp/smtp_internal.h"
+#include "auth/auth_guard.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -36,6 +37,16 @@ fill_limits(struct ph_smtp_limits *l)
         l->max_header_len = 65536;
     if (l->max_header_len < 256)
         l->max_header_len = 256;
+    if (l->max_auth_failures == 0)
+        l->max_auth_failures = 3;
+    if (l->auth_fail_delay_ms == 0)
+        l->auth_fail_delay_ms = 1000;
+    if (l->max_auth_failures_per_addr == 0)
+        l->max_auth_failures_per_addr = 10;
+    if (l->auth_fail_window == 0)
+        l->auth_fail_window = 300;
+    if (l->tls_handshake_timeout == 0)
+        l->tls_handshake_timeout = 30;
 }
 
 static char *
@@ -63,11 +74,23 @@ connection_event(ph_smtp_session *s)
                                 4) && smtp_step_open(s);
 }
 
-static void
-accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
-               socklen_t peer_len)
+/* The CONNECT step: plugins' "connection", then the greeting handler.
+   On an implicit-TLS listener it runs once the handshake is done. */
+void
+smtp_session_greet(ph_smtp_session *s)
 {
-    ph_smtp_server  *srv = ctx;
+    s->greeted = true;          /* from now on the program hears disconnect */
+    s->cur_id = SMTP_V_CONNECT; /* a plugin may answer the greeting */
+    s->expect = 1;
+    smtp_run_handler(s, SMTP_V_CONNECT, "CONNECT",
+                     connection_event(s) ? s->srv->connect_handler : NULL,
+                     "", 1);
+}
+
+static void
+accept_common(ph_smtp_server *srv, evutil_socket_t fd,
+              const struct sockaddr *peer, socklen_t peer_len, bool tls)
+{
     ph_smtp_session *s;
 
     s = smtp_session_new(srv, fd, peer, peer_len);
@@ -79,16 +102,30 @@ accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
         srv->nsessions > srv->limits.max_sessions) {
         const char *line = "Too many connections, try again later";
         s->cur_id = SMTP_V_OTHER;
-        smtp_send_reply(s, 421, "4.3.2", &line, 1);
+        if (!tls)               /* plaintext would be noise to a TLS peer */
+            smtp_send_reply(s, 421, "4.3.2", &line, 1);
         smtp_session_shutdown(s, false);
         return;
     }
-    s->greeted = true;          /* from now on the program hears disconnect */
-    s->cur_id = SMTP_V_CONNECT; /* a plugin may answer the greeting */
-    s->expect = 1;
-    smtp_run_handler(s, SMTP_V_CONNECT, "CONNECT",
-                     connection_event(s) ? srv->connect_handler : NULL, "",
-                     1);
+    if (tls) {
+        smtp_tls_accept(s);     /* greets once the handshake is done */
+        return;
+    }
+    smtp_session_greet(s);
+}
+
+static void
+accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
+               socklen_t peer_len)
+{
+    accept_common(ctx, fd, peer, peer_len, false);
+}
+
+static void
+accept_session_tls(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
+                   socklen_t peer_len)
+{
+    accept_common(ctx, fd, peer, peer_len, true);
 }
 
 ph_smtp_server *
@@ -116,6 +153,9 @@ ph_smtp_server_new(ph_loop *loop, const struct ph_smtp_options *opts)
     srv->user_data = opts->user_data;
     srv->listener_failed = opts->listener_failed;
     srv->listener_ctx = opts->listener_ctx;
+    srv->tls = opts->tls;
+    srv->auth_plaintext = opts->auth_plaintext;
+    srv->auth_required = opts->auth_required;
     srv->default_handler = smtp_default_unknown;
     srv->connect_handler = smtp_default_connect;
     if (srv->alias == NULL || srv->hostname == NULL ||
@@ -133,8 +173,8 @@ ph_smtp_server_new(ph_loop *loop, const struct ph_smtp_options *opts)
     return srv;
 }
 
-int
-ph_smtp_server_listen(ph_smtp_server *srv, const char *addr)
+static int
+server_listen(ph_smtp_server *srv, const char *addr, bool tls)
 {
     struct ph_listener *l;
     int                 rc;
@@ -147,21 +187,52 @@ ph_smtp_server_listen(ph_smtp_server *srv, const char *addr)
     }
     l = &srv->listeners[srv->nlisteners];
     rc = ph_listener_open(l, srv->loop, addr, srv->reuse_port,
-                          accept_session, srv, srv->listener_failed,
-                          srv->listener_ctx);
+                          tls ? accept_session_tls : accept_session, srv,
+                          srv->listener_failed, srv->listener_ctx);
     if (rc != 0)
         return rc;
     srv->nlisteners++;
     {
         char text[64];
         ph_log(srv->loop, PH_LOG_INFO, "event=listen server=%s addr=%s "
-               "mode=%s", srv->alias,
+               "mode=%s%s", srv->alias,
                ph_addr_format((struct sockaddr *)&l->addr, text,
                               sizeof(text)),
                srv->mode == PH_SMTP_MODE_LMTP ? "lmtp"
-               : srv->mode == PH_SMTP_MODE_BARE ? "bare" : "esmtp");
+               : srv->mode == PH_SMTP_MODE_BARE ? "bare" : "esmtp",
+               tls ? " tls=implicit" : srv->tls ? " tls=starttls" : "");
     }
     return 0;
+}
+
+int
+ph_smtp_server_listen(ph_smtp_server *srv, const char *addr)
+{
+    return server_listen(srv, addr, false);
+}
+
+int
+ph_smtp_server_listen_tls(ph_smtp_server *srv, const char *addr)
+{
+    if (srv->tls == NULL) {
+        if (srv->listener_failed)
+            srv->listener_failed(srv->listener_ctx, "listen", EINVAL,
+                                 "implicit TLS needs a TLS context");
+        return PH_EINVAL;
+    }
+    return server_listen(srv, addr, true);
+}
+
+void
+ph_smtp_server_set_verify(ph_smtp_server *srv, ph_smtp_verify_fn *fn,
+                          void *ctx)
+{
+    srv->verify = fn;
+    srv->verify_ctx = ctx;
+    if (fn != NULL && srv->guard == NULL &&
+        srv->limits.max_auth_failures_per_addr != PH_SMTP_NO_LIMIT)
+        srv->guard = ph_auth_guard_new(srv->limits.max_auth_failures_per_addr,
+                                       srv->limits.auth_fail_window);
 }
 
 int
@@ -238,6 +309,7 @@ ph_smtp_server_free(ph_smtp_server *srv)
     }
     smtp_msgbufs_cache_free(srv);
     ph_pipeline_free(srv->pl);
+    ph_auth_guard_free(srv->guard);
     free(srv->verbs);
     free_strv(srv->ext_lines, srv->next_lines);
     free_strv(srv->mail_params, srv->nmail_params);

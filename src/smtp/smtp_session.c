@@ -15,7 +15,7 @@
 #include <sys/time.h>
 
 static const char *const state_names[] = {
-    "greeting", "ready", "idle", "mail", "rcpt", "data", "closing",
+    "greeting", "ready", "idle", "mail", "rcpt", "data", "bdat", "closing",
 };
 
 static void session_read(void *ctx);
@@ -26,6 +26,7 @@ static const struct ph_conn_ops session_ops = {
     .on_read = session_read,
     .on_drain = session_drain,
     .on_event = session_event,
+    .on_tls = smtp_tls_ready,
 };
 
 void
@@ -50,6 +51,9 @@ session_free(ph_smtp_session *s)
     free(s->line);
     free(s->path_text);
     free(s->helo);
+    smtp_auth_reset(s);
+    if (s->auth_delay_ev)
+        event_free(s->auth_delay_ev);
     free(s);
 }
 
@@ -315,9 +319,14 @@ session_read(void *ctx)
 
     ph_smtp_session_ref(s);
     while (!s->dead && !s->waiting && s->state != SMTP_S_CLOSING &&
-           s->expect == 0) {
+           s->expect == 0 && !s->tls_starting) {
         if (s->state == SMTP_S_DATA) {
             if (!smtp_data_read(s))
+                break;
+            continue;
+        }
+        if (s->state == SMTP_S_BDAT) {
+            if (!smtp_bdat_read(s))
                 break;
             continue;
         }
@@ -326,10 +335,14 @@ session_read(void *ctx)
         case PH_LINE_NONE:
             goto out;
         case PH_LINE_TOO_LONG:
+            s->sasl = SMTP_SASL_NONE;   /* it also ends an AUTH exchange */
             line_too_long(s);
             break;
         case PH_LINE_OK:
-            smtp_dispatch_line(s, s->line, len);
+            if (s->sasl != SMTP_SASL_NONE)
+                smtp_sasl_line(s, s->line, len);   /* answer to a 334 */
+            else
+                smtp_dispatch_line(s, s->line, len);
             break;
         }
         /* Pipelining flood with no reading: stop until output drains. */
@@ -380,13 +393,19 @@ session_event(void *ctx, enum ph_conn_event ev)
         smtp_session_shutdown(s, false);
         return;
     case PH_CONN_EOF:
-        session_finish(s, s->state == SMTP_S_DATA ? "eof_in_data" : "eof");
+        session_finish(s, s->state == SMTP_S_DATA ? "eof_in_data"
+                          : s->state == SMTP_S_BDAT ? "eof_in_bdat" : "eof");
         return;
     case PH_CONN_ERROR:
         session_finish(s, "error");
         return;
     case PH_CONN_CLOSED:
         session_finish(s, "closed");
+        return;
+    case PH_CONN_TLS_FAILED:
+        ph_log(s->loop, PH_LOG_INFO, "session=%s event=tls_failed "
+               "reason=\"%s\"", s->id, s->conn->tls_error);
+        session_finish(s, "tls_failed");
         return;
     }
 }
@@ -461,6 +480,6 @@ smtp_tx_reset(ph_smtp_session *s, bool aborted)
     free(s->tx.rcpts);
     memset(&s->tx, 0, sizeof(s->tx));
     s->data_aborted = false;
-    if (s->state >= SMTP_S_MAIL && s->state <= SMTP_S_DATA)
+    if (s->state >= SMTP_S_MAIL && s->state <= SMTP_S_BDAT)
         smtp_set_state(s, SMTP_S_IDLE);
 }

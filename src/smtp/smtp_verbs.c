@@ -110,13 +110,23 @@ static const struct verb_def default_verbs[] = {
     { "RCPT", SMTP_V_RCPT, SMTP_F_NEED_HELO | SMTP_F_NEED_MAIL |
       SMTP_F_NEED_ARG, smtp_check_rcpt, smtp_cmd_rcpt, M_BOTH },
     { "DATA", SMTP_V_DATA, SMTP_F_NEED_HELO | SMTP_F_NEED_MAIL |
-      SMTP_F_NEED_RCPT | SMTP_F_NO_ARG, NULL, smtp_cmd_data, M_BOTH },
+      SMTP_F_NEED_RCPT | SMTP_F_NO_ARG, smtp_check_data, smtp_cmd_data,
+      M_BOTH },
+    /* RFC 3030: no flags, its check sequences it (the chunk must still be
+       read when BDAT is refused). */
+    { "BDAT", SMTP_V_BDAT, 0, smtp_check_bdat, smtp_cmd_bdat, M_BOTH },
     { "RSET", SMTP_V_RSET, SMTP_F_NO_ARG, NULL, smtp_cmd_rset, M_BOTH },
     { "NOOP", SMTP_V_OTHER, 0, NULL, smtp_cmd_noop, M_BOTH },
     { "VRFY", SMTP_V_OTHER, SMTP_F_NEED_ARG, NULL, smtp_cmd_vrfy, M_BOTH },
     { "EXPN", SMTP_V_OTHER, SMTP_F_NEED_ARG, NULL, smtp_cmd_expn, M_BOTH },
     { "HELP", SMTP_V_OTHER, 0, NULL, smtp_cmd_help, M_BOTH },
     { "QUIT", SMTP_V_QUIT, SMTP_F_NO_ARG, NULL, smtp_cmd_quit, M_BOTH },
+    /* RFC 3207: STARTTLS after EHLO, outside a transaction. */
+    { "STARTTLS", SMTP_V_STARTTLS, SMTP_F_NEED_HELO | SMTP_F_NOT_IN_TX |
+      SMTP_F_NO_ARG, NULL, smtp_cmd_starttls, M_BOTH },
+    /* RFC 4954 4: AUTH after EHLO, not inside a transaction. */
+    { "AUTH", SMTP_V_AUTH, SMTP_F_NEED_HELO | SMTP_F_NOT_IN_TX |
+      SMTP_F_NEED_ARG, NULL, smtp_cmd_auth, M_BOTH },
 };
 #define NDEFAULT_VERBS (sizeof(default_verbs) / sizeof(default_verbs[0]))
 

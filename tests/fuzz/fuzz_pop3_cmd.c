@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "pop3/pop3_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

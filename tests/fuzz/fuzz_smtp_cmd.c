@@ -1,7 +1,8 @@
 /*
- * fuzz_smtp_cmd.c -- ph_smtp_parse_cmd and ph_smtp_format_reply. Checks
- * that spans stay inside the input, that a CR, LF or NUL never gets
- * through (SMTP smuggling), and that a formatted reply is well framed.
+ * fuzz_smtp_cmd.c -- ph_smtp_parse_cmd, ph_smtp_parse_bdat and
+ * ph_smtp_format_reply. Checks that spans stay inside the input, that a
+ * CR, LF or NUL never gets through (SMTP smuggling), that a BDAT size
+ * comes only with success, and that a formatted reply is well framed.
  */
 /* The checks are the point of a fuzzer: keep them in release builds. */
 #undef NDEBUG
@@ -30,6 +31,19 @@ check_cmd(const char *line, size_t len)
     assert(cmd.verb.len == len || line[cmd.verb.len] == ' ');
     for (i = 0; i < len; i++)
         assert(line[i] != '\r' && line[i] != '\n' && line[i] != '\0');
+}
+
+/* BDAT's argument: a size and LAST only come with PH_PARSE_OK. */
+static void
+check_bdat(const char *arg, size_t len)
+{
+    struct ph_smtp_bdat b;
+    enum ph_parse_err   err = ph_smtp_parse_bdat(arg, len, &b);
+
+    assert(err == PH_PARSE_OK || err == PH_PARSE_EMPTY ||
+           err == PH_PARSE_TOO_LONG || err == PH_PARSE_BAD_PARAM);
+    if (err != PH_PARSE_OK)
+        assert(b.size == 0 && !b.last);
 }
 
 /* Input: code (2 bytes), enh length (1 byte), enh, then lines split at
@@ -81,6 +95,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_cmd((const char *)data, size);
+    check_bdat((const char *)data, size);
     check_reply(data, size);
     (void)ph_smtp_enh_valid(size > 0 && data[size - 1] == '\0'
                             ? (const char *)data : "2.0.0");

@@ -18,6 +18,14 @@
  *   -X TEXT     that plugin suppresses responses starting with TEXT
  *   -E          print every event: "EVENT name arg0 arg1 ..."
  *   -v          log INFO to stderr
+ *   --tls-cert FILE --tls-key FILE
+ *               a TLS context: STLS is offered (and USER/PASS, AUTH
+ *               PLAIN need it first, unless --auth-plaintext)
+ *   --pop3s ADDR  also an implicit-TLS listener on ADDR ("127.0.0.1:0");
+ *               its port is printed as "pop3s port=N" before the ready
+ *               line
+ *   --auth-plaintext  allow plaintext logins despite the TLS context
+ *   --tls-timeout SECS  tls_handshake_timeout
  *
  * Users: alice/wonderland, bob/builder; user U's Maildir is MAILROOT/U.
  * SIGTERM/SIGINT: shutdown, then everything is freed and it exits 0.
@@ -26,6 +34,8 @@
 #include <posthorn/event.h>
 
 #include <event2/event.h>
+#include <arpa/inet.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -214,8 +224,43 @@ usage(void)
 {
     fprintf(stderr, "usage: pop3_testd [-p PORT] [-d MS] [-t SECS] [-e N] "
             "[-l N] [-N N] [-n] [-A] [-P MS] [-R OLD=NEW] [-X TEXT] [-E] "
-            "[-v] MAILROOT\n");
+            "[-v] [--tls-cert FILE --tls-key FILE [--pop3s ADDR] "
+            "[--auth-plaintext] [--tls-timeout SECS]] MAILROOT\n");
     exit(2);
+}
+
+/* The implicit-TLS listener is the second one; 0 if none. */
+static unsigned
+pop3s_port(ph_pop3_server *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t               len = sizeof(ss);
+
+    if (ph_pop3_server_getsockname(srv, 1, &ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static ph_tls_ctx *
+tls_context(const char *cert, const char *key)
+{
+    char        err[256];
+    ph_tls_ctx *t;
+
+    if (cert == NULL && key == NULL)
+        return NULL;
+    if (cert == NULL || key == NULL)
+        usage();
+    t = ph_tls_ctx_new(&(struct ph_tls_options){ .cert_file = cert,
+                                                 .key_file = key },
+                       err, sizeof(err));
+    if (t == NULL) {
+        fprintf(stderr, "pop3_testd: %s\n", err);
+        exit(1);
+    }
+    return t;
 }
 
 int
@@ -228,12 +273,28 @@ main(int argc, char **argv)
                                  .address = "127.0.0.1",
                                  .hostname = "testd.example",
                                  .port = PH_PORT_ANY };
-    ph_plugin rw = { .ops = &rw_ops };
-    int       opt, events = 0, verbose = 0, rc = 0;
+    static const struct option longopts[] = {
+        { "tls-cert", required_argument, NULL, 'c' },
+        { "tls-key", required_argument, NULL, 'k' },
+        { "pop3s", required_argument, NULL, 's' },
+        { "auth-plaintext", no_argument, NULL, 'a' },
+        { "tls-timeout", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 },
+    };
+    ph_plugin   rw = { .ops = &rw_ops };
+    int         opt, events = 0, verbose = 0, rc = 0;
+    const char *cert = NULL, *key = NULL, *pop3s = NULL;
 
     o.limits.auth_fail_delay_ms = PH_POP3_NO_DELAY;
-    while ((opt = getopt(argc, argv, "p:d:t:e:l:N:nAP:R:X:Ev")) != -1) {
+    while ((opt = getopt_long(argc, argv, "p:d:t:e:l:N:nAP:R:X:Ev", longopts,
+                              NULL)) != -1) {
         switch (opt) {
+        case 'c': cert = optarg; break;
+        case 'k': key = optarg; break;
+        case 's': pop3s = optarg; break;
+        case 'a': o.auth_plaintext = true; break;
+        case 'T': o.limits.tls_handshake_timeout = (unsigned)atoi(optarg);
+                  break;
         case 'p': o.port = atoi(optarg) ? atoi(optarg) : PH_PORT_ANY; break;
         case 'd': o.limits.auth_fail_delay_ms = (unsigned)atoi(optarg); break;
         case 't': o.limits.idle_timeout = (unsigned)atoi(optarg); break;
@@ -261,6 +322,9 @@ main(int argc, char **argv)
     if (optind != argc - 1)
         usage();
     g_mailroot = argv[optind];
+    o.tls = tls_context(cert, key);
+    if (pop3s != NULL && o.tls == NULL)
+        usage();
     if ((g_loop = ph_loop_new()) == NULL)
         return 1;
     ph_loop_set_log(g_loop, verbose ? PH_LOG_INFO : PH_LOG_WARN,
@@ -270,7 +334,16 @@ main(int argc, char **argv)
         fprintf(stderr, "pop3_testd: cannot listen\n");
         ph_pop3_server_free(g_srv);
         ph_loop_free(g_loop);
+        ph_tls_ctx_free(o.tls);
         return 1;
+    }
+    if (pop3s != NULL) {
+        if (ph_pop3_server_listen_tls(g_srv, pop3s) != 0) {
+            fprintf(stderr, "pop3_testd: cannot listen on %s\n", pop3s);
+            rc = 1;
+            goto out;
+        }
+        printf("pop3s port=%u\n", pop3s_port(g_srv));
     }
     ph_pop3_server_set_verify(g_srv, verify, NULL);
     if (events || o.handle_connects < 0)
@@ -293,5 +366,6 @@ out:
     while (g_pending != NULL)
         pending_free(g_pending);
     ph_loop_free(g_loop);
+    ph_tls_ctx_free(o.tls);     /* after the server that used it */
     return rc;
 }

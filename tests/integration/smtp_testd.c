@@ -23,6 +23,7 @@
  * Events (bytes outside printable ASCII, and '\', are written \xNN):
  *   CONNECT peer=ADDR
  *   MAIL from=<PATH> | RCPT to=<PATH> | DATA | XCLIENT arg=TEXT
+ *   BDAT arg=TEXT                   (the first chunk of a message)
  *   HEADER name=NAME value=VALUE
  *   EOH
  *   BODY len=N data=BYTES
@@ -285,6 +286,18 @@ on_data(ph_smtp_session *s, const char *verb, const char *arg)
         s, verb, arg);
 }
 
+/* Runs at the first BDAT of a message only; the default takes the chunk
+   (a program prepares for the message here, as in its DATA handler). */
+static enum ph_result
+on_bdat(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    printf("BDAT arg=");
+    put_escaped(arg, strlen(arg));
+    printf("\n");
+    return ph_smtp_default_handler(ph_smtp_session_server(s), "BDAT")(
+        s, verb, arg);
+}
+
 static enum ph_result
 on_xclient(ph_smtp_session *s, const char *verb, const char *arg)
 {
@@ -419,7 +432,8 @@ cb_disconnect(ph_smtp_session *s)
 /*
  * -X: a plugin in the SMTP pipeline (Haraka-style). It refuses RCPT to
  * local part "plugin-refuse" itself (550 5.7.1, PH_EAT_CLIENT: the RCPT
- * handler does not run), rewrites the text of every 250 reply to MAIL
+ * handler does not run) and BDAT chunks of 666 octets (554 5.7.1),
+ * rewrites the text of every 250 reply to MAIL
  * ("response" hook), and prints the inbound events it sees.
  */
 static int
@@ -438,14 +452,20 @@ plugin_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
         ph_smtp_reply(ev->session, 550, "5.7.1", "Refused by plugin");
         return PH_EAT_CLIENT;
     }
+    if (strcmp(ev->name, "cmd_bdat") == 0 && ev->argc > 2 &&
+        strncmp(ev->argv[2], "666", 3) == 0) {
+        ph_smtp_reply(ev->session, 554, "5.7.1", "Chunk refused by plugin");
+        return PH_EAT_CLIENT;
+    }
     return PH_EAT_NONE;
 }
 
 static bool
 plugin_reg(ph_plugin *p, ph_pipeline *pl, void *server)
 {
-    static const char *const in[] = { "connection", "cmd_rcpt", "header",
-                                      "eom", "disconnected", NULL };
+    static const char *const in[] = { "connection", "cmd_rcpt", "cmd_bdat",
+                                      "header", "eom", "disconnected",
+                                      NULL };
     static const char *const out[] = { "response", NULL };
 
     return ph_plugin_register(pl, p, PH_HOOK_SERVER, in) == 0 &&
@@ -587,6 +607,7 @@ main(int argc, char **argv)
         ph_smtp_server_set_handler(g_srv, "MAIL", on_mail);
         ph_smtp_server_set_handler(g_srv, "RCPT", on_rcpt);
         ph_smtp_server_set_handler(g_srv, "DATA", on_data);
+        ph_smtp_server_set_handler(g_srv, "BDAT", on_bdat);
         ph_smtp_server_add_extension(g_srv, "XCLIENT NAME ADDR");
     }
     ph_smtp_server_set_handler(g_srv, "XCLIENT", on_xclient);

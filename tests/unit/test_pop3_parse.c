@@ -1,8 +1,8 @@
 /*
  * test_pop3_parse.c -- src/pop3/pop3_parse.c: command line splitting,
- * message numbers, TOP's line count and base64 (SASL PLAIN). The
- * functions are pure and whole-line (the line reader frames lines), so
- * each case is one table row.
+ * message numbers and TOP's line count (base64 and SASL PLAIN are in
+ * test_sasl.c). The functions are pure and whole-line (the line reader
+ * frames lines), so each case is one table row.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,102 +157,6 @@ test_msgnum_bounds(void **state)
     assert_int_equal(ph_pop3_parse_count("100000000"), 100000000);
 }
 
-/* ---- ph_base64_decode ------------------------------------------------- */
-
-struct b64_case {
-    const char *in;
-    long        rc;
-    const char *out;    /* rc bytes */
-};
-
-static const struct b64_case b64_cases[] = {
-    { "", 0, "" },
-    { "YQ==", 1, "a" },
-    { "YWI=", 2, "ab" },
-    { "YWJj", 3, "abc" },
-    { "YWJjZA==", 4, "abcd" },
-    { "AGFsaWNlAHdvbmRlcmxhbmQ=", 17, "\0alice\0wonderland" },
-    { "Ym9iAGFsaWNlAHdvbmRlcmxhbmQ=", 20, "bob\0alice\0wonderland" },
-    { "+/+/", 3, "\xfb\xff\xbf" },
-    /* Errors. */
-    { "Y", -1, NULL },
-    { "YQ=", -1, NULL },            /* length not a multiple of 4 */
-    { "YQ", -1, NULL },
-    { "Y===", -1, NULL },           /* three pads */
-    { "====", -1, NULL },
-    { "Y=Q=", -1, NULL },           /* pad in the middle */
-    { "YQ==YQ==", -1, NULL },
-    { "YW=j", -1, NULL },
-    { "YW!j", -1, NULL },           /* not in the alphabet */
-    { "YW j", -1, NULL },
-    { "YW\nj", -1, NULL },
-    { "YW-_", -1, NULL },           /* base64url is not base64 */
-};
-
-static void
-test_base64_table(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < sizeof(b64_cases) / sizeof(b64_cases[0]); i++) {
-        const struct b64_case *t = &b64_cases[i];
-        char                   out[64];
-        long                   rc;
-
-        memset(out, 0x55, sizeof(out));
-        rc = ph_base64_decode(t->in, strlen(t->in), out, sizeof(out));
-        if (rc != t->rc)
-            fail_msg("\"%s\": rc %ld, want %ld", t->in, rc, t->rc);
-        if (rc > 0)
-            assert_memory_equal(out, t->out, (size_t)rc);
-    }
-}
-
-/* The output never exceeds cap: exactly full is fine, one short fails. */
-static void
-test_base64_cap(void **state)
-{
-    char out[8];
-
-    (void)state;
-    memset(out, 0x55, sizeof(out));
-    assert_int_equal(ph_base64_decode("YWJj", 4, out, 3), 3);
-    assert_int_equal(out[3], 0x55);
-    assert_int_equal(ph_base64_decode("YWJj", 4, out, 2), -1);
-    assert_int_equal(ph_base64_decode("YQ==", 4, out, 0), -1);
-    assert_int_equal(ph_base64_decode("", 0, out, 0), 0);
-}
-
-/* Every 0..3-byte input round-trips through an independent encoder. */
-static void
-test_base64_roundtrip(void **state)
-{
-    static const char alpha[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    unsigned char in[3];
-    char          enc[5], out[4];
-
-    (void)state;
-    for (uint32_t v = 0; v < (1u << 24); v += 4099) {
-        for (size_t n = 1; n <= 3; n++) {
-            uint32_t w;
-
-            in[0] = (unsigned char)(v >> 16);
-            in[1] = (unsigned char)(v >> 8);
-            in[2] = (unsigned char)v;
-            w = (uint32_t)in[0] << 16 | (n > 1 ? (uint32_t)in[1] << 8 : 0) |
-                (n > 2 ? in[2] : 0);
-            enc[0] = alpha[(w >> 18) & 63];
-            enc[1] = alpha[(w >> 12) & 63];
-            enc[2] = n > 1 ? alpha[(w >> 6) & 63] : '=';
-            enc[3] = n > 2 ? alpha[w & 63] : '=';
-            enc[4] = '\0';
-            assert_int_equal(ph_base64_decode(enc, 4, out, sizeof(out)),
-                             (long)n);
-            assert_memory_equal(out, in, n);
-        }
-    }
-}
-
 int
 main(void)
 {
@@ -261,9 +165,6 @@ main(void)
         cmocka_unit_test(test_parse_cmd_terminates_words),
         cmocka_unit_test(test_numbers_table),
         cmocka_unit_test(test_msgnum_bounds),
-        cmocka_unit_test(test_base64_table),
-        cmocka_unit_test(test_base64_cap),
-        cmocka_unit_test(test_base64_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

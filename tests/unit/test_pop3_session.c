@@ -3,7 +3,11 @@
  * session on a socketpair, with a mock maildrop that records what the
  * session asks of it: states and the verbs allowed in each, deletions
  * only in UPDATE (after QUIT), none on a dropped connection, RSET, and
- * the [IN-USE] / [SYS/TEMP] codes from the maildrop's open.
+ * the [IN-USE] / [SYS/TEMP] codes from the maildrop's open. TLS: CAPA
+ * and the plaintext-login policy with and without a TLS context, STLS
+ * with a real handshake (an OpenSSL client on the socketpair), the
+ * injection rule (nothing pipelined behind STLS runs), implicit TLS
+ * (greeting after the handshake) and a failed handshake.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +20,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "pop3/pop3_internal.h"
 
@@ -96,12 +104,15 @@ static const struct ph_maildrop_ops mock_ops = {
 /* ---- harness ----------------------------------------------------------- */
 
 struct h {
-    ph_loop        *loop;
-    ph_pop3_server *srv;
-    struct mock     mock;
-    int             fd;
-    char            out[8192];
-    size_t          out_len;
+    ph_loop         *loop;
+    ph_pop3_server  *srv;
+    ph_pop3_session *s;
+    struct mock      mock;
+    int              fd;
+    SSL_CTX         *cctx;      /* the test's TLS client */
+    SSL             *ssl;
+    char             out[8192];
+    size_t           out_len;
 };
 
 static void
@@ -112,8 +123,72 @@ verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
                        "mock");
 }
 
+/* TLS: a server context made once for the group (a fresh self-signed
+   P-256 certificate in a temporary directory). */
+static ph_tls_ctx *g_tls;
+
+static int
+write_cert(const char *cert, const char *key)
+{
+    EVP_PKEY  *pk = EVP_EC_gen("P-256");
+    X509      *x = X509_new();
+    X509_NAME *name;
+    FILE      *fc = fopen(cert, "w"), *fk = fopen(key, "w");
+    int        ok;
+
+    ok = pk && x && fc && fk &&
+         ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
+         X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
+         X509_gmtime_adj(X509_getm_notAfter(x), 86400) &&
+         X509_set_pubkey(x, pk) && (name = X509_get_subject_name(x)) &&
+         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                    (const unsigned char *)"localhost",
+                                    -1, -1, 0) &&
+         X509_set_issuer_name(x, name) && X509_sign(x, pk, EVP_sha256()) &&
+         PEM_write_X509(fc, x) &&
+         PEM_write_PrivateKey(fk, pk, NULL, NULL, 0, NULL, NULL);
+    if (fc)
+        fclose(fc);
+    if (fk)
+        fclose(fk);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    return ok ? 0 : -1;
+}
+
+static int
+group_setup(void **state)
+{
+    char dir[] = "/tmp/ph-pop3-tls-XXXXXX", cert[64], key[64], err[256];
+
+    (void)state;
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    if (write_cert(cert, key) == 0)
+        g_tls = ph_tls_ctx_new(&(struct ph_tls_options){
+            .cert_file = cert, .key_file = key }, err, sizeof(err));
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+    if (g_tls == NULL)
+        fprintf(stderr, "TLS context: %s\n", err);
+    return g_tls ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    ph_tls_ctx_free(g_tls);
+    return 0;
+}
+
+enum h_mode { H_PLAIN, H_STLS, H_STLS_PLAINTEXT_OK, H_IMPLICIT };
+
 static void
-h_start(struct h *h, enum ph_drop_status open_status)
+h_start_mode(struct h *h, enum ph_drop_status open_status, enum h_mode mode)
 {
     int sv[2];
 
@@ -122,14 +197,24 @@ h_start(struct h *h, enum ph_drop_status open_status)
     h->loop = ph_loop_new();
     h->srv = ph_pop3_server_new(h->loop, &(struct ph_pop3_options){
         .maildrop = &mock_ops, .maildrop_ctx = &h->mock,
-        .limits = { .auth_fail_delay_ms = PH_POP3_NO_DELAY } });
+        .limits = { .auth_fail_delay_ms = PH_POP3_NO_DELAY },
+        .tls = mode == H_PLAIN ? NULL : g_tls,
+        .auth_plaintext = mode == H_STLS_PLAINTEXT_OK });
     assert_non_null(h->srv);
     ph_pop3_server_set_verify(h->srv, verify, NULL);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     evutil_make_socket_nonblocking(sv[0]);
     evutil_make_socket_nonblocking(sv[1]);
-    assert_non_null(pop3_session_new(h->srv, sv[0], NULL, 0));
+    h->s = mode == H_IMPLICIT ? pop3_session_new_tls(h->srv, sv[0], NULL, 0)
+                              : pop3_session_new(h->srv, sv[0], NULL, 0);
+    assert_non_null(h->s);
     h->fd = sv[1];
+}
+
+static void
+h_start(struct h *h, enum ph_drop_status open_status)
+{
+    h_start_mode(h, open_status, H_PLAIN);
 }
 
 /* Sends text, runs the loop, returns everything received since. */
@@ -153,12 +238,67 @@ h_say(struct h *h, const char *text)
     return h->out;
 }
 
+/* The client side of a handshake on the socketpair, the loop turning
+   between its steps. */
+static void
+h_handshake(struct h *h)
+{
+    int rc = 0;
+
+    h->cctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(h->cctx);
+    h->ssl = SSL_new(h->cctx);
+    SSL_set_fd(h->ssl, h->fd);
+    for (int i = 0; i < 2000 && rc != 1; i++) {
+        rc = SSL_connect(h->ssl);
+        if (rc != 1) {
+            int e = SSL_get_error(h->ssl, rc);
+            assert_true(e == SSL_ERROR_WANT_READ ||
+                        e == SSL_ERROR_WANT_WRITE);
+            event_base_loop(ph_loop_base(h->loop), EVLOOP_NONBLOCK);
+            usleep(200);
+        }
+    }
+    assert_int_equal(rc, 1);
+}
+
+/* h_say over TLS. */
+static const char *
+h_tls_say(struct h *h, const char *text)
+{
+    int n;
+
+    if (text)
+        assert_int_equal(SSL_write(h->ssl, text, (int)strlen(text)),
+                         (int)strlen(text));
+    h->out_len = 0;
+    for (int i = 0; i < 40; i++) {
+        event_base_loop(ph_loop_base(h->loop), EVLOOP_NONBLOCK);
+        while ((n = SSL_read(h->ssl, h->out + h->out_len,
+                             (int)(sizeof(h->out) - 1 - h->out_len))) > 0)
+            h->out_len += (size_t)n;
+        usleep(100);
+    }
+    h->out[h->out_len] = '\0';
+    return h->out;
+}
+
 static void
 h_stop(struct h *h)
 {
     ph_pop3_server_free(h->srv);
     ph_loop_free(h->loop);
+    SSL_free(h->ssl);
+    SSL_CTX_free(h->cctx);
     close(h->fd);
+}
+
+static void
+login_greeted(struct h *h)
+{
+    assert_string_equal(h_say(h, "USER me\r\n"), "+OK Send PASS\r\n");
+    assert_string_equal(h_say(h, "PASS pw\r\n"),
+                        "+OK Logged in, 3 messages\r\n");
 }
 
 static void
@@ -283,6 +423,152 @@ test_open_codes(void **state)
     h_stop(&h);
 }
 
+#define CAPA_HEAD "+OK Capability list follows\r\nTOP\r\n"
+#define CAPA_TAIL "IMPLEMENTATION posthorn-" PH_VERSION_STRING "\r\n.\r\n"
+#define CAPA_MID  "UIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+#define CAPA_PLAIN CAPA_HEAD "USER\r\n" CAPA_MID "SASL PLAIN\r\n"
+#define NO_PLAINTEXT "-ERR [AUTH] Plaintext authentication disallowed on " \
+                     "non-secure connection; use STLS first\r\n"
+
+/* No context: CAPA as always, no STLS. */
+static void
+test_capa_without_tls(void **state)
+{
+    struct h h;
+
+    (void)state;
+    h_start(&h, PH_DROP_OK);
+    h_say(&h, NULL);
+    assert_string_equal(h_say(&h, "CAPA\r\n"), CAPA_PLAIN CAPA_TAIL);
+    assert_string_equal(h_say(&h, "STLS\r\n"), "-ERR STLS not available\r\n");
+    assert_int_equal(ph_pop3_server_listen_tls(h.srv, "127.0.0.1:0"),
+                     PH_EINVAL);
+    assert_false(ph_pop3_session_tls(h.s, &(struct ph_tls_info){ 0 }));
+    login_greeted(&h);
+    h_stop(&h);
+}
+
+/* A context and no TLS yet: STLS offered, passwords in clear refused
+   (APOP is not a password in clear), unless auth_plaintext. */
+static void
+test_plaintext_policy(void **state)
+{
+    struct h h;
+
+    (void)state;
+    h_start_mode(&h, PH_DROP_OK, H_STLS);
+    h_say(&h, NULL);
+    assert_string_equal(h_say(&h, "CAPA\r\n"),
+                        CAPA_HEAD CAPA_MID "STLS\r\n" CAPA_TAIL);
+    assert_string_equal(h_say(&h, "USER me\r\n"), NO_PLAINTEXT);
+    assert_string_equal(h_say(&h, "PASS pw\r\n"), NO_PLAINTEXT);
+    assert_string_equal(h_say(&h, "AUTH PLAIN AG1lAHB3\r\n"), NO_PLAINTEXT);
+    assert_string_equal(h_say(&h, "AUTH PLAIN\r\n"), NO_PLAINTEXT);
+    assert_string_equal(h_say(&h, "AUTH LOGIN\r\n"),
+                        "-ERR Unsupported SASL mechanism\r\n");
+    assert_string_equal(h_say(&h, "APOP me 0123456789abcdef0123456789abcdef"
+                              "\r\n"), "-ERR APOP not available\r\n");
+    assert_string_equal(h_say(&h, "STLS now\r\n"), "-ERR Syntax: STLS\r\n");
+    assert_null(ph_pop3_session_user(h.s));
+    h_stop(&h);
+
+    h_start_mode(&h, PH_DROP_OK, H_STLS_PLAINTEXT_OK);
+    h_say(&h, NULL);
+    assert_string_equal(h_say(&h, "CAPA\r\n"),
+                        CAPA_PLAIN "STLS\r\n" CAPA_TAIL);
+    login_greeted(&h);
+    assert_string_equal(h_say(&h, "STLS\r\n"),
+                        "-ERR Command not valid in this state\r\n");
+    h_stop(&h);
+}
+
+/* STLS: +OK, then nothing of what was pipelined behind it runs; after
+   the handshake the session has forgotten USER, CAPA shows USER and
+   SASL PLAIN but no STLS, and a login works. */
+static void
+test_stls(void **state)
+{
+    struct h           h;
+    struct ph_tls_info ti;
+
+    (void)state;
+    h_start_mode(&h, PH_DROP_OK, H_STLS_PLAINTEXT_OK);
+    h_say(&h, NULL);
+    assert_string_equal(h_say(&h, "USER me\r\n"), "+OK Send PASS\r\n");
+    assert_string_equal(h_say(&h, "STLS\r\nCAPA\r\n"),
+                        "+OK Begin TLS negotiation\r\n");
+    h_handshake(&h);
+    assert_string_equal(h_tls_say(&h, NULL), "");      /* no CAPA reply */
+    assert_int_equal(h.s->conn->tls_discarded, 6);
+    assert_true(ph_pop3_session_tls(h.s, &ti));
+    assert_non_null(strstr(ti.protocol, "TLS"));
+    assert_true(ti.bits >= 128);
+    assert_string_equal(h_tls_say(&h, "PASS pw\r\n"),
+                        "-ERR Send USER first\r\n");
+    assert_string_equal(h_tls_say(&h, "CAPA\r\n"), CAPA_PLAIN CAPA_TAIL);
+    assert_string_equal(h_tls_say(&h, "STLS\r\n"),
+                        "-ERR Already in TLS\r\n");
+    assert_string_equal(h_tls_say(&h, "USER me\r\nPASS pw\r\nSTAT\r\n"),
+                        "+OK Send PASS\r\n+OK Logged in, 3 messages\r\n"
+                        "+OK 3 10\r\n");
+    h_stop(&h);
+}
+
+/* Without auth_plaintext, USER is refused before STLS, allowed after. */
+static void
+test_stls_then_login(void **state)
+{
+    struct h h;
+
+    (void)state;
+    h_start_mode(&h, PH_DROP_OK, H_STLS);
+    h_say(&h, NULL);
+    assert_string_equal(h_say(&h, "USER me\r\n"), NO_PLAINTEXT);
+    assert_string_equal(h_say(&h, "STLS\r\n"),
+                        "+OK Begin TLS negotiation\r\n");
+    h_handshake(&h);
+    assert_int_equal(h.s->conn->tls_discarded, 0);
+    assert_string_equal(h_tls_say(&h, "CAPA\r\n"), CAPA_PLAIN CAPA_TAIL);
+    assert_string_equal(h_tls_say(&h, "USER me\r\nPASS pw\r\n"),
+                        "+OK Send PASS\r\n+OK Logged in, 3 messages\r\n");
+    assert_string_equal(h_tls_say(&h, "QUIT\r\n"),
+                        "+OK Bye, 0 messages deleted\r\n");
+    h_stop(&h);
+}
+
+/* Implicit TLS: not a byte before the handshake; then the greeting. */
+static void
+test_implicit_tls(void **state)
+{
+    struct h h;
+
+    (void)state;
+    h_start_mode(&h, PH_DROP_OK, H_IMPLICIT);
+    assert_string_equal(h_say(&h, NULL), "");
+    h_handshake(&h);
+    assert_non_null(strstr(h_tls_say(&h, NULL), "+OK "));
+    assert_string_equal(h_tls_say(&h, "CAPA\r\n"), CAPA_PLAIN CAPA_TAIL);
+    assert_string_equal(h_tls_say(&h, "USER me\r\nPASS pw\r\n"),
+                        "+OK Send PASS\r\n+OK Logged in, 3 messages\r\n");
+    h_stop(&h);
+}
+
+/* Plaintext to an implicit-TLS session: the handshake fails, the session
+   goes, the server stays. */
+static void
+test_failed_handshake(void **state)
+{
+    struct h h;
+
+    (void)state;
+    h_start_mode(&h, PH_DROP_OK, H_IMPLICIT);
+    assert_int_equal(ph_pop3_server_session_count(h.srv), 1);
+    h_say(&h, "USER me\r\n");
+    assert_int_equal(ph_pop3_server_session_count(h.srv), 0);
+    assert_int_equal(recv(h.fd, h.out, sizeof(h.out), MSG_DONTWAIT), 0);
+    h_stop(&h);
+}
+
 int
 main(void)
 {
@@ -292,6 +578,12 @@ main(void)
         cmocka_unit_test(test_rset_and_drop),
         cmocka_unit_test(test_retr_wire_form),
         cmocka_unit_test(test_open_codes),
+        cmocka_unit_test(test_capa_without_tls),
+        cmocka_unit_test(test_plaintext_policy),
+        cmocka_unit_test(test_stls),
+        cmocka_unit_test(test_stls_then_login),
+        cmocka_unit_test(test_implicit_tls),
+        cmocka_unit_test(test_failed_handshake),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

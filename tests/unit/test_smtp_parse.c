@@ -1,6 +1,7 @@
 /*
  * test_smtp_parse.c -- src/smtp/smtp_parse.c: command line splitting,
- * the reply formatter, enhanced code validation and the error strings.
+ * the BDAT arguments, the reply formatter, enhanced code validation and
+ * the error strings.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,6 +197,79 @@ test_enh_valid(void **state)
     assert_false(ph_smtp_enh_valid(NULL));
 }
 
+struct bdat_case {
+    const char        *arg;
+    size_t             len;
+    enum ph_parse_err  err;
+    uint64_t           size;
+    bool               last;
+};
+
+static const struct bdat_case bdat_cases[] = {
+    { S("0"), PH_PARSE_OK, 0, false },
+    { S("0 LAST"), PH_PARSE_OK, 0, true },
+    { S("1000"), PH_PARSE_OK, 1000, false },
+    { S("86 LAST"), PH_PARSE_OK, 86, true },
+    { S("86 last"), PH_PARSE_OK, 86, true },
+    { S("86 LaSt"), PH_PARSE_OK, 86, true },
+    { S("007"), PH_PARSE_OK, 7, false },
+    /* Lenient about spaces: they cannot hide where the chunk starts. */
+    { S(" 12  LAST "), PH_PARSE_OK, 12, true },
+    { S("12 "), PH_PARSE_OK, 12, false },
+    { S("18446744073709551615"), PH_PARSE_OK, UINT64_MAX, false },
+    { S("00000000000000000001 LAST"), PH_PARSE_OK, 1, true },
+    { S(""), PH_PARSE_EMPTY, 0, false },
+    { S("   "), PH_PARSE_EMPTY, 0, false },
+    { S("18446744073709551616"), PH_PARSE_TOO_LONG, 0, false },
+    { S("99999999999999999999"), PH_PARSE_TOO_LONG, 0, false },
+    { S("000000000000000000001"), PH_PARSE_TOO_LONG, 0, false },
+    { S("LAST"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("-1"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("+1"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("0x10"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("10LAST"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("10 LASTX"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("10 LAS"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("10 LAST 5"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("10 20"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("10\tLAST"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("1 0"), PH_PARSE_BAD_PARAM, 0, false },
+    { S("10\0"), PH_PARSE_BAD_PARAM, 0, false },
+};
+
+static void
+test_parse_bdat_table(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bdat_cases) / sizeof(bdat_cases[0]); i++) {
+        const struct bdat_case *c = &bdat_cases[i];
+        struct ph_smtp_bdat     b;
+
+        print_message("bdat case %zu: \"%s\"\n", i, c->arg);
+        assert_int_equal(ph_smtp_parse_bdat(c->arg, c->len, &b), c->err);
+        if (c->err != PH_PARSE_OK)
+            continue;
+        assert_true(b.size == c->size);
+        assert_int_equal(b.last, c->last);
+    }
+}
+
+/* The length is what counts: bytes past it are not looked at. */
+static void
+test_parse_bdat_len(void **state)
+{
+    struct ph_smtp_bdat b;
+
+    (void)state;
+    assert_int_equal(ph_smtp_parse_bdat("123 LASTjunk", 8, &b), PH_PARSE_OK);
+    assert_true(b.size == 123 && b.last);
+    assert_int_equal(ph_smtp_parse_bdat("123 LA", 6, &b), PH_PARSE_BAD_PARAM);
+    assert_int_equal(ph_smtp_parse_bdat("45", 1, &b), PH_PARSE_OK);
+    assert_true(b.size == 4 && !b.last);
+}
+
 static void
 test_strerror(void **state)
 {
@@ -223,6 +297,8 @@ main(void)
         cmocka_unit_test(test_format_reply_table),
         cmocka_unit_test(test_format_reply_small_buffer),
         cmocka_unit_test(test_enh_valid),
+        cmocka_unit_test(test_parse_bdat_table),
+        cmocka_unit_test(test_parse_bdat_len),
         cmocka_unit_test(test_strerror),
     };
 

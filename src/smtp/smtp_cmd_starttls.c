@@ -1,0 +1,113 @@
+/*
+ * smtp_cmd_starttls.c -- STARTTLS (RFC 3207) and implicit TLS (RFC 8314)
+ * for the SMTP session.
+ *
+ * The 220 reply commits: the connection drops every byte the client sent
+ * so far and starts the handshake once the 220 is written. Then the
+ * session forgets what it knew (RFC 3207 4.2: HELO name, AUTH, the
+ * transaction) and waits for a new EHLO. A command pipelined behind
+ * STARTTLS is never executed (CVE-2011-0411); it is logged.
+ */
+#include "smtp/smtp_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool
+smtp_is_tls(const ph_smtp_session *s)
+{
+    return s->conn != NULL && s->conn->tls == PH_CONN_TLS_ON;
+}
+
+bool
+smtp_tls_offered(const ph_smtp_session *s)
+{
+    return s->srv != NULL && s->srv->tls != NULL && s->conn != NULL &&
+           s->conn->tls == PH_CONN_TLS_OFF;
+}
+
+enum ph_result
+smtp_cmd_starttls(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    if (s->srv->tls == NULL)
+        ph_smtp_reply(s, 502, "5.5.1", "STARTTLS not available");
+    else if (!smtp_tls_offered(s))
+        ph_smtp_reply(s, 503, "5.5.1", "TLS already active");
+    else
+        ph_smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
+    return PH_OK;
+}
+
+/* The 220 is queued: from here no plaintext byte is read as a command. */
+void
+smtp_tls_commit(ph_smtp_session *s)
+{
+    if (!smtp_tls_offered(s) ||
+        ph_conn_start_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls)) != 0) {
+        s->close_after_reply = true;    /* cannot go on in plaintext */
+        return;
+    }
+    s->tls_starting = true;
+    ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
+}
+
+/* An implicit-TLS listener: the handshake before anything else. */
+void
+smtp_tls_accept(ph_smtp_session *s)
+{
+    if (ph_conn_accept_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls)) != 0) {
+        s->conn->ops->on_event(s, PH_CONN_ERROR);
+        return;
+    }
+    s->tls_starting = true;
+    ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
+}
+
+static void
+log_tls(ph_smtp_session *s)
+{
+    struct ph_tls_info ti;
+
+    if (!ph_conn_tls_info(s->conn, &ti))
+        return;
+    ph_log(s->loop, PH_LOG_INFO, "session=%s event=tls protocol=%s "
+           "cipher=%s bits=%d", s->id, ti.protocol, ti.cipher, ti.bits);
+    if (s->conn->tls_discarded > 0)
+        ph_log(s->loop, PH_LOG_WARN, "session=%s event=starttls_pipelining "
+               "discarded=%zu", s->id, s->conn->tls_discarded);
+}
+
+/* Handshake done (conn's on_tls): a fresh start over TLS. */
+void
+smtp_tls_ready(void *ctx)
+{
+    ph_smtp_session *s = ctx;
+    size_t           max = s->lr.max;
+
+    s->tls_starting = false;
+    ph_conn_set_timeout(s->conn, s->srv ? s->srv->limits.idle_timeout : 0);
+    log_tls(s);
+    if (s->srv == NULL)
+        return;
+    if (!s->greeted) {          /* implicit TLS: now the greeting */
+        smtp_session_greet(s);
+        return;
+    }
+    /* RFC 3207 4.2: discard all knowledge obtained from the client. */
+    if (smtp_in_transaction(s))
+        smtp_tx_reset(s, true);
+    free(s->helo);
+    s->helo = NULL;
+    s->esmtp = false;
+    smtp_auth_reset(s);
+    memset(&s->lr, 0, sizeof(s->lr));
+    s->lr.max = max;
+    smtp_set_state(s, SMTP_S_READY);
+    ph_conn_resume_read(s->conn);
+}
+
+bool
+ph_smtp_session_tls(ph_smtp_session *s, struct ph_tls_info *out)
+{
+    return ph_conn_tls_info(s->conn, out);
+}
