@@ -66,8 +66,19 @@ struct ph_pop3_limits {
     unsigned tls_handshake_timeout; /* 30 s: from the STLS +OK (or the
                                     connect on a POP3S listener) to the
                                     end of the TLS handshake */
+    unsigned max_auth_failures;  /* 3: failed logins in one session; the
+                                    last -ERR [AUTH] is followed by close */
+    unsigned max_auth_failures_per_addr; /* 10: failed logins from one
+                                    client address (IPv6: its /64) within
+                                    auth_fail_window; after it every login
+                                    gets -ERR [SYS/TEMP] until the window
+                                    passes; PH_POP3_NO_LIMIT for none. The
+                                    delay also grows with them (at most
+                                    8 x auth_fail_delay_ms) */
+    unsigned auth_fail_window;   /* 300 s */
 };
 #define PH_POP3_NO_DELAY (~0u)
+#define PH_POP3_NO_LIMIT (~0u)
 
 struct ph_pop3_options {
     const char           *alias;      /* default "pop3d" */

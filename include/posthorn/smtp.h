@@ -154,6 +154,16 @@ struct ph_smtp_options {
  * transaction, a 2xx reply to RCPT adds the recipient, a 354 reply to
  * DATA starts reading the message, a 2xx to HELO/EHLO/LHLO records the
  * name. Any other reply leaves the state unchanged.
+ *
+ * BDAT (RFC 3030 CHUNKING) is read by the library. Its handler runs at
+ * the first chunk of a message only, like DATA's: it prepares, then
+ * takes the chunk by calling ph_smtp_default_handler(srv, "BDAT"), which
+ * sends no reply -- each chunk is answered once read, and the LAST one
+ * by eom. Any reply before the chunk is read (the handler's, a cmd_bdat
+ * plugin's, a 503) refuses it: its octets are read and dropped and the
+ * transaction ends. A malformed size gets 501 and the connection is
+ * closed, as the chunk's end cannot be found. Removing the BDAT verb
+ * withdraws CHUNKING and BINARYMIME from EHLO.
  */
 typedef enum ph_result ph_smtp_handler(ph_smtp_session *s, const char *verb,
                                        const char *arg);
@@ -163,7 +173,9 @@ typedef enum ph_result ph_smtp_handler(ph_smtp_session *s, const char *verb,
  * handed to them are valid until the callback returns. No reply is sent
  * for header/eoh/body; eom must reply (or return PH_PENDING and reply
  * later). In LMTP mode eom replies once per accepted recipient, in RCPT
- * order. A NULL member keeps the default.
+ * order. A NULL member keeps the default. BDAT chunks come through the
+ * same callbacks as DATA (raw: no dot-stuffing to remove), and eom
+ * answers the LAST chunk.
  */
 struct ph_smtp_callbacks {
     /* One header, unfolded (CRLF before WSP removed), value without the
@@ -323,7 +335,8 @@ PH_API int ph_smtp_reply(ph_smtp_session *s, int code, const char *enh,
 PH_API int ph_smtp_reply_lines(ph_smtp_session *s, int code, const char *enh,
                                const char *const *lines, size_t nlines);
 /* Marks the message as refused: the rest of DATA is read and dropped, and
-   this reply is sent at the end instead of calling eom. */
+   this reply is sent at the end instead of calling eom. With BDAT: the
+   rest of the chunk, the reply ends it and the transaction. */
 PH_API int ph_smtp_reject_message(ph_smtp_session *s, int code,
                                   const char *enh, const char *text);
 

@@ -7,12 +7,14 @@
  * and are wiped after use.
  */
 #include "pop3/pop3_internal.h"
+#include "auth/auth_guard.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 void
@@ -61,6 +63,15 @@ start_verify(ph_pop3_session *s)
     ph_pop3_server *srv = s->srv;
 
     s->auth_pending = true;
+    if (srv->guard != NULL &&
+        ph_auth_guard_blocked(srv->guard, (const struct sockaddr *)&s->conn->peer,
+                              time(NULL))) {
+        s->auth_pending = false;
+        pop3_auth_cleanup(s);
+        ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Too many failed logins from "
+                      "your address, try again later");
+        return PH_POP3_DONE;
+    }
     if (srv->verify == NULL) {
         ph_pop3_auth_reply(s, PH_POP3_ERR_AUTH, NULL);
         return PH_POP3_PENDING;
@@ -217,34 +228,68 @@ pop3_cmd_auth(ph_pop3_session *s, const char *verb, size_t argc,
     return PH_POP3_DONE;
 }
 
-/* Failed logins are answered late, on a timer (RFC 1939 13). */
+/* Failed logins are answered late, on a timer (RFC 1939 13); the last
+   one a session may have closes it. */
+static void
+fail_now(ph_pop3_session *s)
+{
+    ph_pop3_reply(s, PH_POP3_ERR_AUTH, "Authentication failed");
+    if (s->srv != NULL && !s->dead &&
+        s->nauth_failures >= s->srv->limits.max_auth_failures) {
+        pop3_status_line(s, PH_POP3_ERR, "Too many failed logins, closing "
+                         "connection");
+        pop3_session_close(s);
+    }
+}
+
 static void
 delay_cb(evutil_socket_t fd, short what, void *arg)
 {
-    ph_pop3_session *s = arg;
-
     (void)fd;
     (void)what;
-    ph_pop3_reply(s, PH_POP3_ERR_AUTH, "Authentication failed");
+    fail_now(arg);
+}
+
+/* The delay grows with the failures seen from this address. */
+static unsigned
+fail_delay_ms(ph_pop3_session *s)
+{
+    ph_pop3_server *srv = s->srv;
+    unsigned        factor = 1;
+
+    if (srv->guard != NULL) {
+        time_t now = time(NULL);
+        ph_auth_guard_failed(srv->guard, (const struct sockaddr *)&s->conn->peer, now);
+        factor = ph_auth_guard_failures(srv->guard, (const struct sockaddr *)&s->conn->peer,
+                                        now);
+    }
+    factor = factor < 1 ? 1 : factor > 8 ? 8 : factor;
+    return srv->limits.auth_fail_delay_ms * factor;
 }
 
 static void
 auth_failed(ph_pop3_session *s)
 {
-    unsigned       ms = s->srv->limits.auth_fail_delay_ms;
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    unsigned       base = s->srv->limits.auth_fail_delay_ms, ms;
+    struct timeval tv;
+    char           user[96];
 
+    s->nauth_failures++;
     ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=login_failed user=%s "
-           "mech=%s", s->id, s->user ? s->user : "-", s->auth.pub.mech);
+           "mech=%s", s->id, s->user ? ph_log_sanitize(user, sizeof(user),
+           s->user, strlen(s->user)) : "-", s->auth.pub.mech);
     pop3_auth_cleanup(s);
-    if (ms == PH_POP3_NO_DELAY || ms == 0) {
-        ph_pop3_reply(s, PH_POP3_ERR_AUTH, "Authentication failed");
+    ms = fail_delay_ms(s);
+    if (base == PH_POP3_NO_DELAY || base == 0) {
+        fail_now(s);
         return;
     }
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
     if (s->delay_ev == NULL)
         s->delay_ev = evtimer_new(s->loop->base, delay_cb, s);
     if (s->delay_ev == NULL || evtimer_add(s->delay_ev, &tv) != 0)
-        ph_pop3_reply(s, PH_POP3_ERR_AUTH, "Authentication failed");
+        fail_now(s);
 }
 
 static void

@@ -53,6 +53,7 @@ struct ph_pop3_server {
     struct ph_pop3_limits         limits;
     bool                          greet, apop, reuse_port;
     ph_tls_ctx                   *tls;  /* STLS and POP3S; not owned */
+    struct ph_auth_guard         *guard;/* failed logins per address */
     bool                          auth_plaintext;
     const struct ph_maildrop_ops *md;
     void                         *md_ctx;
@@ -125,6 +126,7 @@ struct ph_pop3_session {
     struct pop3_auth_req  auth;
     bool                  auth_pending;
     struct event         *delay_ev;     /* failed-login delay */
+    unsigned              nauth_failures;
     ph_drop              *drop;
     size_t                nmsgs;
     unsigned char        *deleted;      /* one byte per message */

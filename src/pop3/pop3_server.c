@@ -5,6 +5,7 @@
  * shutdown.
  */
 #include "pop3/pop3_internal.h"
+#include "auth/auth_guard.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -58,6 +59,12 @@ fill_limits(struct ph_pop3_limits *l)
         l->auth_fail_delay_ms = 1000;
     if (l->tls_handshake_timeout == 0)
         l->tls_handshake_timeout = 30;
+    if (l->max_auth_failures == 0)
+        l->max_auth_failures = 3;
+    if (l->max_auth_failures_per_addr == 0)
+        l->max_auth_failures_per_addr = 10;
+    if (l->auth_fail_window == 0)
+        l->auth_fail_window = 300;
 }
 
 static char *
@@ -251,6 +258,7 @@ ph_pop3_server_free(ph_pop3_server *srv)
     close_listeners(srv);
     pop3_session_destroy_all(srv);
     ph_pipeline_free(srv->pl);
+    ph_auth_guard_free(srv->guard);
     pop3_listeners_free(srv);
     free(srv->verbs);
     free(srv->alias);
@@ -317,6 +325,10 @@ ph_pop3_server_set_verify(ph_pop3_server *srv, ph_pop3_verify_fn *fn,
 {
     srv->verify = fn;
     srv->verify_ctx = ctx;
+    if (fn != NULL && srv->guard == NULL &&
+        srv->limits.max_auth_failures_per_addr != PH_POP3_NO_LIMIT)
+        srv->guard = ph_auth_guard_new(srv->limits.max_auth_failures_per_addr,
+                                       srv->limits.auth_fail_window);
 }
 
 ph_pipeline *ph_pop3_server_pipeline(ph_pop3_server *srv) { return srv->pl; }

@@ -119,9 +119,13 @@ session_finish(ph_pop3_session *s, const char *reason)
     if (s->dead)
         return;
     s->dead = true;
-    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=disconnect peer=%s "
-           "user=%s reason=%s", s->id, s->conn->peer_addr,
-           s->user ? s->user : "-", reason);
+    if (ph_log_enabled(s->loop, PH_LOG_INFO)) {
+        char user[96];          /* USER's argument is client text */
+        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=disconnect peer=%s "
+               "user=%s reason=%s", s->id, s->conn->peer_addr,
+               s->user ? ph_log_sanitize(user, sizeof(user), s->user,
+                                         strlen(s->user)) : "-", reason);
+    }
     pop3_cursor_reset(s);
     if (s->delay_ev != NULL)
         event_del(s->delay_ev);

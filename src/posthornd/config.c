@@ -17,7 +17,8 @@ enum {
     O_CHECK = 256, O_SMTP, O_SUBMISSION, O_SMTPS, O_LMTP, O_POP3, O_POP3S,
     O_MAIL_ROOT, O_USERS, O_DOMAIN, O_HOSTNAME, O_TLS_CERT, O_TLS_KEY,
     O_MAX_SIZE, O_MAX_RCPT, O_IDLE, O_AUTH_DELAY, O_USER, O_AUTH_PLAIN,
-    O_ANY_SENDER,
+    O_ANY_SENDER, O_TLS_CIPHERS, O_TLS_SUITES, O_AUTH_MAX, O_AUTH_MAX_ADDR,
+    O_AUTH_WINDOW,
 };
 
 static const struct option long_opts[] = {
@@ -40,6 +41,12 @@ static const struct option long_opts[] = {
     { "idle-timeout", required_argument, NULL, O_IDLE },
     { "auth-fail-delay", required_argument, NULL, O_AUTH_DELAY },
     { "user", required_argument, NULL, O_USER },
+    { "tls-ciphers", required_argument, NULL, O_TLS_CIPHERS },
+    { "tls-ciphersuites", required_argument, NULL, O_TLS_SUITES },
+    { "max-auth-failures", required_argument, NULL, O_AUTH_MAX },
+    { "max-auth-failures-per-address", required_argument, NULL,
+      O_AUTH_MAX_ADDR },
+    { "auth-failure-window", required_argument, NULL, O_AUTH_WINDOW },
     { "auth-plaintext", no_argument, NULL, O_AUTH_PLAIN },
     { "allow-any-sender", no_argument, NULL, O_ANY_SENDER },
     { "help", no_argument, NULL, 'h' },
@@ -57,7 +64,9 @@ pd_usage(void)
         "  --hostname NAME  --max-message-size BYTES  --max-recipients N\n"
         "  --idle-timeout SECONDS  --auth-fail-delay SECONDS  --user NAME\n"
         "  --smtps ADDR:PORT  --pop3s ADDR:PORT  --tls-cert FILE  --tls-key FILE\n"
-        "  --auth-plaintext  --allow-any-sender\n");
+        "  --tls-ciphers LIST  --tls-ciphersuites LIST  --auth-plaintext\n"
+        "  --allow-any-sender  --max-auth-failures N\n"
+        "  --max-auth-failures-per-address N  --auth-failure-window SECONDS\n");
 }
 
 static int
@@ -137,6 +146,23 @@ apply(struct pd_config *c, int opt, const char *v)
     case O_USER:       return set_str(&c->run_user, v);
     case O_AUTH_PLAIN: return set_flag(&c->auth_plaintext, v);
     case O_ANY_SENDER: return set_flag(&c->any_sender, v);
+    case O_TLS_CIPHERS: return set_str(&c->tls_ciphers, v);
+    case O_TLS_SUITES: return set_str(&c->tls_ciphersuites, v);
+    case O_AUTH_MAX:
+        if (set_num(&n, v, 1000) != 0 || n == 0)
+            return -1;
+        c->max_auth_failures = (unsigned)n;
+        return 0;
+    case O_AUTH_MAX_ADDR:       /* 0: no per-address limit */
+        if (set_num(&n, v, 1000000) != 0)
+            return -1;
+        c->max_auth_failures_addr = (unsigned)n;
+        return 0;
+    case O_AUTH_WINDOW:
+        if (set_num(&n, v, 86400) != 0 || n == 0)
+            return -1;
+        c->auth_failure_window = (unsigned)n;
+        return 0;
     case O_MAX_SIZE:
         if (set_num(&n, v, (1ull << 40)) != 0 || n == 0)
             return -1;
@@ -247,6 +273,9 @@ set_defaults(struct pd_config *c)
     c->max_recipients = 100;
     c->idle_timeout = 300;
     c->auth_fail_delay = 1;
+    c->max_auth_failures = 3;
+    c->max_auth_failures_addr = 10;
+    c->auth_failure_window = 300;
     c->mail_root_default = c->users_default = true;
 }
 
@@ -328,5 +357,7 @@ pd_config_free(struct pd_config *c)
     free(c->hostname);
     free(c->tls_cert);
     free(c->tls_key);
+    free(c->tls_ciphers);
+    free(c->tls_ciphersuites);
     free(c->run_user);
 }

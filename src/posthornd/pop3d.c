@@ -57,7 +57,11 @@ start_one(struct pd *d, const char *addr, bool implicit)
         .alias = implicit ? "pop3s" : "pop3", .hostname = c->hostname,
         .limits = { .idle_timeout = c->idle_timeout,
                     .auth_fail_delay_ms = c->auth_fail_delay
-                        ? c->auth_fail_delay * 1000 : PH_POP3_NO_DELAY },
+                        ? c->auth_fail_delay * 1000 : PH_POP3_NO_DELAY,
+                    .max_auth_failures = c->max_auth_failures,
+                    .max_auth_failures_per_addr = c->max_auth_failures_addr
+                        ? c->max_auth_failures_addr : PH_POP3_NO_LIMIT,
+                    .auth_fail_window = c->auth_failure_window },
         .tls = d->tls,
         .auth_plaintext = c->auth_plaintext });
     if (srv == NULL || (implicit ? ph_pop3_server_listen_tls(srv, addr)

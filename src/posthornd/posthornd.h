@@ -29,11 +29,15 @@ struct pd_config {
     size_t         ndomains;
     char          *hostname;
     char          *tls_cert, *tls_key;
+    char          *tls_ciphers, *tls_ciphersuites; /* NULL: OpenSSL's */
     char          *run_user;
     size_t         max_message_size;
     unsigned       max_recipients;
     unsigned       idle_timeout;
     unsigned       auth_fail_delay;
+    unsigned       max_auth_failures;       /* per session */
+    unsigned       max_auth_failures_addr;  /* per address; 0: none */
+    unsigned       auth_failure_window;     /* seconds */
     bool           auth_plaintext;   /* AUTH/USER without TLS */
     bool           any_sender;       /* submission: any MAIL FROM */
     bool           mail_root_default, users_default;

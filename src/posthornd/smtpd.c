@@ -334,9 +334,9 @@ open_copies(ph_smtp_session *s, struct pd_sess *ps)
     return PH_DELIVER_OK;
 }
 
-/* Opens this message's copies once: at DATA (so that a failure is its
-   4xx before 354), or at the first bytes of BDAT, which has no such
-   step (a failure then is the reply to the last chunk). */
+/* Opens this message's copies once: at DATA or the first BDAT (so that
+   a failure is their 4xx before any byte is taken). The data and eom
+   callbacks call it too, so that no path stores nothing and says 250. */
 static enum ph_deliver_status
 open_message(ph_smtp_session *s, struct pd_sess *ps)
 {
@@ -473,7 +473,11 @@ start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
                     .max_recipients = c->max_recipients,
                     .idle_timeout = c->idle_timeout,
                     .auth_fail_delay_ms = c->auth_fail_delay
-                        ? c->auth_fail_delay * 1000 : PH_SMTP_NO_DELAY },
+                        ? c->auth_fail_delay * 1000 : PH_SMTP_NO_DELAY,
+                    .max_auth_failures = c->max_auth_failures,
+                    .max_auth_failures_per_addr = c->max_auth_failures_addr
+                        ? c->max_auth_failures_addr : PH_SMTP_NO_LIMIT,
+                    .auth_fail_window = c->auth_failure_window },
         /* LMTP is local delivery from a trusted MTA: no TLS there. */
         .tls = kind == PD_LMTP ? NULL : d->tls,
         .auth_plaintext = c->auth_plaintext,
@@ -489,6 +493,7 @@ start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
     ph_smtp_server_set_handler(srv, "MAIL", on_mail);
     ph_smtp_server_set_handler(srv, "RCPT", on_rcpt);
     ph_smtp_server_set_handler(srv, "DATA", on_data);
+    ph_smtp_server_set_handler(srv, "BDAT", on_data);   /* first chunk */
     ph_smtp_server_set_callbacks(srv, &(struct ph_smtp_callbacks){
         .data = on_data_bytes, .eom = on_eom, .tx_abort = on_tx_abort,
         .disconnect = on_disconnect });

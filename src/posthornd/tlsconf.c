@@ -28,7 +28,9 @@ pd_tls_start(struct pd *d)
         return -1;
     }
     d->tls = ph_tls_ctx_new(&(struct ph_tls_options){
-        .cert_file = c->tls_cert, .key_file = c->tls_key }, err, sizeof(err));
+        .cert_file = c->tls_cert, .key_file = c->tls_key,
+        .ciphers = c->tls_ciphers, .ciphersuites = c->tls_ciphersuites },
+        err, sizeof(err));
     if (d->tls == NULL) {
         fprintf(stderr, "posthornd: TLS: %s\n", err);
         return -1;
@@ -55,8 +57,9 @@ pd_tls_reload(struct pd *d, const struct pd_config *n)
         return;
     }
     if (ph_tls_ctx_reload(d->tls, &(struct ph_tls_options){
-            .cert_file = n->tls_cert, .key_file = n->tls_key }, err,
-            sizeof(err)) != 0) {
+            .cert_file = n->tls_cert, .key_file = n->tls_key,
+            .ciphers = n->tls_ciphers, .ciphersuites = n->tls_ciphersuites },
+            err, sizeof(err)) != 0) {
         char clean[256];
         pd_log("event=tls_reload status=failed reason=%s keeping=old",
                pd_clean(err, clean, sizeof(clean)));

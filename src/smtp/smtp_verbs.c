@@ -43,12 +43,14 @@ smtp_cmd_help(ph_smtp_session *s, const char *verb, const char *arg)
 {
     static const char *const lines[] = {
         ("This is posthorn " PH_VERSION_STRING),
-        "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT",
+        "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP "
+        "STARTTLS AUTH QUIT",
         "See RFC 5321 for details",
     };
     static const char *const lmtp[] = {
         ("This is posthorn " PH_VERSION_STRING),
-        "Commands: LHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT",
+        "Commands: LHLO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP STARTTLS AUTH "
+        "QUIT",
         "See RFC 2033 for details",
     };
     bool is_lmtp = s->srv && s->srv->mode == PH_SMTP_MODE_LMTP;

@@ -88,6 +88,17 @@ pump(ph_loop *loop, ph_smtp_server *srv, int fd, const uint8_t *data,
     assert(cl.nreplies >= 1);
 }
 
+/* AUTH's check: "u"/"p" logs in, anything else fails (no delay). */
+static void
+verify(ph_smtp_session *s, const struct ph_smtp_auth *a, void *ctx)
+{
+    bool ok = strcmp(a->user, "u") == 0 && strcmp(a->password, "p") == 0;
+
+    (void)ctx;
+    assert(a->authzid != NULL && a->mech != NULL);
+    ph_smtp_auth_reply(s, ok ? PH_SMTP_AUTH_OK : PH_SMTP_AUTH_FAIL, NULL);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -97,7 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .whole_message = true,
         /* small enough that the fuzzer reaches the limits */
         .limits = { .max_header_len = 256, .max_message_size = 65536,
-                    .max_recipients = 4 },
+                    .max_recipients = 4,
+                    .auth_fail_delay_ms = PH_SMTP_NO_DELAY },
     };
     ph_loop         *loop = ph_loop_new();
     ph_smtp_server  *srv;
@@ -107,6 +119,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(loop != NULL);
     srv = ph_smtp_server_new(loop, &opts);
     assert(srv != NULL);
+    ph_smtp_server_set_verify(srv, verify, NULL);
     assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     evutil_make_socket_nonblocking(sv[0]);
     evutil_make_socket_nonblocking(sv[1]);

@@ -158,6 +158,28 @@ class Chunks(phtest.TestCase):
         self.assertIn("size=%d body=%d " % (len(wire), len(body)), eom)
         self.assertIn("fnv=" + phtest.fnv1a64(body), eom)
 
+    def test_no_line_limit(self):
+        """max_text_line_len is DATA's: a chunk has no lines to limit."""
+        srv = self.start_testd("-w", "-T", "100")
+        c = open_tx(self, srv)
+        mark = srv.mark()
+        blob = b"Subject: long\r\n\r\n" + b"y" * 5000 + b"\r\n"
+        c.send(bdat(blob, last=True))
+        c.expect(250, "2.0.0")
+        self.assertEqual(message_of(srv, mark), blob)
+
+    def test_pending_eom(self):
+        """eom answers later (-P): the next command waits for it."""
+        srv = self.start_testd("-P", "-w")
+        c = open_tx(self, srv)
+        mark = srv.mark()
+        c.send(bdat(b"a\r\n") + bdat(b"b\r\n", last=True) + b"NOOP\r\n")
+        c.expect(250, "3 octets received")
+        c.expect(250, "Message accepted")
+        c.expect(250, "2.0.0 OK")
+        self.assertEqual(message_of(srv, mark), b"a\r\nb\r\n")
+        c.cmd("MAIL FROM:<a@example.org>", 250)
+
     def test_lmtp_reply_per_recipient(self):
         srv = self.start_testd("-m", "lmtp")
         c = open_tx(self, srv, greet="LHLO client.example",

@@ -175,6 +175,14 @@ class Stls(TlsCase):
         self.log_line(srv, r"^warn pop3=\d+ event=stls_pipelining "
                       r"discarded=6$")
 
+    def test_stls_is_an_event_like_any_command(self):
+        srv = self.start_tls_testd("-E")
+        c = self.pop(srv)
+        c.ok("STLS")
+        srv.wait_line(r"^EVENT cmd_stls 1$")
+        self.wrap(c)
+        c.login()
+
     def test_auth_plaintext_option(self):
         srv = self.start_tls_testd("--auth-plaintext")
         p = self.poplib_client(srv)
