@@ -1,5 +1,6 @@
 # bench/lib.sh -- helpers shared by bench/smtp_sink_bench.sh,
-# bench/posthornd_bench.sh and bench/pop3_bench.sh. Sourced, not run.
+# bench/posthornd_bench.sh, bench/pop3_bench.sh and bench/tls_bench.sh.
+# Sourced, not run.
 #
 # The caller sets, before using the helpers below:
 #   SINK SOURCE   paths of Postfix's smtp-sink and smtp-source
@@ -116,6 +117,22 @@ stop_server() { # TERM to the server's own process group, KILL after 5 s
 
 # CPU ticks (utime+stime+cutime+cstime) of one process. Prints "user system".
 proc_ticks() { awk '{ sub(/^.*\) /, ""); print $12+$14, $13+$15 }' "/proc/$1/stat" 2>/dev/null || echo 0 0; }
+
+# CPU ticks (utime+stime+cutime+cstime) summed over the processes of one
+# session (setsid made the server's PID its id; a multi-process server's
+# children stay in it, and the time of children that exited is in their
+# reaper's cutime/cstime). Prints "user system nprocs". cat, not awk on the
+# glob: a process may exit between the glob and the read.
+tree_ticks() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v sid="$1" '
+        { sub(/^.*\) /, "") }
+        $4 == sid { u += $12 + $14; s += $13 + $15; n++ }
+        END { print u + 0, s + 0, n + 0 }'
+}
+
+# kv FILE KEY: the value of KEY=value in FILE's key=value words (pop3load,
+# tlsload output)
+kv() { tr ' ' '\n' < "$1" | sed -n "s/^$2=//p" | head -n1; }
 
 cpu_snap() { awk '/^cpu /{ idle = $5 + $6; t = 0; for (i = 2; i <= NF; i++) t += $i; print t - idle; exit }' /proc/stat; }
 nonlo_tx() { awk -F'[: ]+' 'NR > 2 && $2 != "lo" { s += $12 } END { print s + 0 }' /proc/net/dev; }

@@ -19,6 +19,34 @@
  *   -k          bare_eol keep (default reject)
  *   -P          pending: RCPT and EOM answer from a timer a few ms later
  *   -v          log INFO to stderr (-vv: DEBUG)
+ *   -X          a plugin in the pipeline (see plugin_event below)
+ *   -2          a second (LMTP) server on the same loop
+ *
+ * TLS and AUTH (long options):
+ *   --tls-cert FILE --tls-key FILE
+ *               a TLS context (options.tls): STARTTLS is offered
+ *   --smtps ADDR  also an implicit-TLS listener on ADDR ("127.0.0.1:0");
+ *               its port is printed as "smtps port=N" before the ready
+ *               line
+ *   --tls-timeout S             tls_handshake_timeout
+ *   --auth      AUTH PLAIN/LOGIN with a verify callback: alice/wonderland
+ *               is accepted; "alias"/wonderland is accepted as identity
+ *               "alice@example"; "temp" gets PH_SMTP_AUTH_TEMPFAIL;
+ *               "slow" is answered 200 ms later from a timer (accepted
+ *               with password wonderland); anything else fails
+ *   --auth-plaintext            offer AUTH without TLS despite a context
+ *   --auth-required             MAIL before AUTH: 530
+ *   --auth-fail-delay MS        auth_fail_delay_ms (default here: none;
+ *                               "default" gives the library's 1000)
+ *   --max-auth-failures N       max_auth_failures
+ *   --max-auth-failures-per-addr N   ("none": PH_SMTP_NO_LIMIT)
+ *   --auth-fail-window S        auth_fail_window
+ *   --max-sessions N            max_sessions (same as -N)
+ *
+ * The verb XWHO (always there) answers
+ *   250 2.0.0 user=U authzid=A helo=H tls=PROTOCOL cipher=CIPHER
+ * with "-" for no login / no HELO and "none" without TLS; authzid is the
+ * one given with the login that succeeded.
  *
  * Events (bytes outside printable ASCII, and '\', are written \xNN):
  *   CONNECT peer=ADDR
@@ -31,11 +59,16 @@
  *   EOM size=N body=N rcpts=N fnv=HEX16   (FNV-1a 64 of the BODY bytes)
  *   ABORT
  *   DISCONNECT
+ *   VERIFY mech=MECH user=USER authzid=AUTHZID   (each verify call)
+ *   AUTH_REPLY user=USER rc=N       (a "slow" answer, from the timer)
  */
 #include <posthorn/posthorn.h>
 #include <posthorn/event.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,10 +79,12 @@
 #include <unistd.h>
 
 #define PENDING_DELAY_US 5000
+#define SLOW_AUTH_DELAY_MS 200
 
 struct sess {
     size_t   body_bytes;
     uint64_t fnv;
+    char     authzid[256];  /* of the last verify call */
 };
 
 struct preply {
@@ -79,6 +114,16 @@ static int             g_stopping;
 static int             g_second;    /* -2: an LMTP server on the same loop */
 static ph_smtp_server *g_srv2;
 static struct timeval  g_stop_started;
+
+/* A "slow" login: answered from a timer (the PH_PENDING path of AUTH). */
+struct slow {
+    struct slow               *prev, *next;
+    struct event              *ev;
+    ph_smtp_session           *s;
+    enum ph_smtp_auth_status   st;
+    char                       user[64];
+};
+static struct slow    *g_slow;
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -308,6 +353,99 @@ on_xclient(ph_smtp_session *s, const char *verb, const char *arg)
     return PH_OK;
 }
 
+/* ---- AUTH ------------------------------------------------------------ */
+
+static void
+slow_free(struct slow *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        g_slow = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    event_free(p->ev);
+    ph_smtp_session_unref(p->s);
+    free(p);
+}
+
+static void
+slow_fire(evutil_socket_t fd, short what, void *arg)
+{
+    struct slow *p = arg;
+    int          rc;
+
+    rc = ph_smtp_auth_reply(p->s, p->st, NULL);
+    printf("AUTH_REPLY user=%s rc=%d\n", p->user, rc);
+    slow_free(p);
+}
+
+static void
+slow_answer(ph_smtp_session *s, enum ph_smtp_auth_status st,
+            const char *user)
+{
+    struct slow   *p = calloc(1, sizeof(*p));
+    struct timeval tv = { 0, SLOW_AUTH_DELAY_MS * 1000 };
+
+    if (p == NULL || (p->ev = evtimer_new(ph_loop_base(g_loop), slow_fire,
+                                          p)) == NULL) {
+        free(p);
+        ph_smtp_auth_reply(s, PH_SMTP_AUTH_TEMPFAIL, NULL);
+        return;
+    }
+    p->s = s;
+    p->st = st;
+    snprintf(p->user, sizeof(p->user), "%s", user);
+    ph_smtp_session_ref(s);
+    p->next = g_slow;
+    if (g_slow)
+        g_slow->prev = p;
+    g_slow = p;
+    evtimer_add(p->ev, &tv);
+}
+
+static void
+verify(ph_smtp_session *s, const struct ph_smtp_auth *a, void *ctx)
+{
+    struct sess *d = sess_of(s);
+    bool         pw_ok = strcmp(a->password, "wonderland") == 0;
+
+    printf("VERIFY mech=%s user=", a->mech);
+    put_escaped(a->user, strlen(a->user));
+    printf(" authzid=");
+    put_escaped(a->authzid, strlen(a->authzid));
+    printf("\n");
+    if (d != NULL)
+        snprintf(d->authzid, sizeof(d->authzid), "%s", a->authzid);
+    if (strcmp(a->user, "temp") == 0)
+        ph_smtp_auth_reply(s, PH_SMTP_AUTH_TEMPFAIL, NULL);
+    else if (strcmp(a->user, "slow") == 0)
+        slow_answer(s, pw_ok ? PH_SMTP_AUTH_OK : PH_SMTP_AUTH_FAIL, a->user);
+    else if (strcmp(a->user, "alias") == 0 && pw_ok)
+        ph_smtp_auth_reply(s, PH_SMTP_AUTH_OK, "alice@example");
+    else
+        ph_smtp_auth_reply(s, strcmp(a->user, "alice") == 0 && pw_ok
+                           ? PH_SMTP_AUTH_OK : PH_SMTP_AUTH_FAIL, NULL);
+}
+
+/* XWHO: what the session knows about its client. */
+static enum ph_result
+on_xwho(ph_smtp_session *s, const char *verb, const char *arg)
+{
+    struct ph_tls_info ti;
+    struct sess       *d = sess_of(s);
+    const char        *user = ph_smtp_session_auth_user(s);
+    const char        *helo = ph_smtp_session_helo(s);
+    bool               tls = ph_smtp_session_tls(s, &ti);
+
+    ph_smtp_reply(s, 250, "2.0.0", "user=%s authzid=%s helo=%s tls=%s "
+                  "cipher=%s", user ? user : "-",
+                  user && d && d->authzid[0] ? d->authzid : "-",
+                  helo ? helo : "-", tls ? ti.protocol : "none",
+                  tls ? ti.cipher : "none");
+    return PH_OK;
+}
+
 /* ---- message callbacks ------------------------------------------------ */
 
 static void
@@ -521,7 +659,12 @@ usage(void)
 {
     fprintf(stderr, "usage: smtp_testd [-a ADDR] [-p PORT] [-m esmtp|lmtp|"
             "bare] [-n NAME] [-L N] [-T N] [-S N] [-R N] [-E N] [-I N] "
-            "[-H N] [-N N] [-l] [-c N] [-w] [-k] [-P] [-v]\n");
+            "[-H N] [-N N] [-l] [-c N] [-w] [-k] [-P] [-v] [-2] [-X] "
+            "[--tls-cert FILE --tls-key FILE [--smtps ADDR] "
+            "[--tls-timeout S]] [--auth [--auth-plaintext] "
+            "[--auth-required] [--auth-fail-delay MS|default] "
+            "[--max-auth-failures N] [--max-auth-failures-per-addr N|none] "
+            "[--auth-fail-window S]] [--max-sessions N]\n");
     return 2;
 }
 
@@ -531,6 +674,27 @@ num(const char *s)
     return (size_t)strtoull(s, NULL, 10);
 }
 
+/* Port of listener idx; 0 if none. */
+static unsigned
+listener_port(ph_smtp_server *srv, size_t idx)
+{
+    struct sockaddr_storage ss;
+    socklen_t               len = sizeof(ss);
+
+    if (ph_smtp_server_getsockname(srv, idx, &ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+enum {
+    OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_SMTPS, OPT_TLS_TIMEOUT, OPT_AUTH,
+    OPT_AUTH_PLAINTEXT, OPT_AUTH_REQUIRED, OPT_AUTH_FAIL_DELAY,
+    OPT_MAX_AUTH_FAILURES, OPT_MAX_AUTH_FAILURES_PER_ADDR,
+    OPT_AUTH_FAIL_WINDOW, OPT_MAX_SESSIONS,
+};
+
 int
 main(int argc, char **argv)
 {
@@ -538,13 +702,60 @@ main(int argc, char **argv)
         .alias = "testd", .address = "127.0.0.1", .hostname = "testd.example",
         .listener_failed = on_listener_failed,
     };
-    int verbose = 0, opt, rc = 0;
+    static const struct option longopts[] = {
+        { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+        { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+        { "smtps", required_argument, NULL, OPT_SMTPS },
+        { "tls-timeout", required_argument, NULL, OPT_TLS_TIMEOUT },
+        { "auth", no_argument, NULL, OPT_AUTH },
+        { "auth-plaintext", no_argument, NULL, OPT_AUTH_PLAINTEXT },
+        { "auth-required", no_argument, NULL, OPT_AUTH_REQUIRED },
+        { "auth-fail-delay", required_argument, NULL, OPT_AUTH_FAIL_DELAY },
+        { "max-auth-failures", required_argument, NULL,
+          OPT_MAX_AUTH_FAILURES },
+        { "max-auth-failures-per-addr", required_argument, NULL,
+          OPT_MAX_AUTH_FAILURES_PER_ADDR },
+        { "auth-fail-window", required_argument, NULL, OPT_AUTH_FAIL_WINDOW },
+        { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+        { NULL, 0, NULL, 0 },
+    };
+    int verbose = 0, opt, rc = 0, use_auth = 0;
+    const char *cert = NULL, *key = NULL, *smtps = NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
-    while ((opt = getopt(argc, argv, "a:p:m:n:L:T:S:R:E:I:H:N:lc:wkPv2X"))
-           != -1) {
+    /* No failure delay unless asked for: the tests would only wait. */
+    o.limits.auth_fail_delay_ms = PH_SMTP_NO_DELAY;
+    while ((opt = getopt_long(argc, argv, "a:p:m:n:L:T:S:R:E:I:H:N:lc:wkPv2X",
+                              longopts, NULL)) != -1) {
         switch (opt) {
+        case OPT_TLS_CERT: cert = optarg; break;
+        case OPT_TLS_KEY: key = optarg; break;
+        case OPT_SMTPS: smtps = optarg; break;
+        case OPT_TLS_TIMEOUT:
+            o.limits.tls_handshake_timeout = (unsigned)num(optarg);
+            break;
+        case OPT_AUTH: use_auth = 1; break;
+        case OPT_AUTH_PLAINTEXT: o.auth_plaintext = true; break;
+        case OPT_AUTH_REQUIRED: o.auth_required = true; break;
+        case OPT_AUTH_FAIL_DELAY:
+            o.limits.auth_fail_delay_ms = strcmp(optarg, "default") == 0
+                                          ? 0 : (unsigned)num(optarg);
+            break;
+        case OPT_MAX_AUTH_FAILURES:
+            o.limits.max_auth_failures = (unsigned)num(optarg);
+            break;
+        case OPT_MAX_AUTH_FAILURES_PER_ADDR:
+            o.limits.max_auth_failures_per_addr =
+                strcmp(optarg, "none") == 0 ? PH_SMTP_NO_LIMIT
+                                            : (unsigned)num(optarg);
+            break;
+        case OPT_AUTH_FAIL_WINDOW:
+            o.limits.auth_fail_window = (unsigned)num(optarg);
+            break;
+        case OPT_MAX_SESSIONS:
+            o.limits.max_sessions = (unsigned)num(optarg);
+            break;
         case 'a': o.address = optarg; break;
         case 'p': o.port = (unsigned)num(optarg); break;
         case 'm':
@@ -577,27 +788,44 @@ main(int argc, char **argv)
         default: return usage();
         }
     }
-    if (optind != argc)
+    if (optind != argc || (cert == NULL) != (key == NULL) ||
+        (smtps != NULL && cert == NULL))
         return usage();
     g_mode = o.mode;
+    if (cert != NULL) {
+        char err[256];
+        o.tls = ph_tls_ctx_new(&(struct ph_tls_options){
+            .cert_file = cert, .key_file = key }, err, sizeof(err));
+        if (o.tls == NULL) {
+            fprintf(stderr, "smtp_testd: %s\n", err);
+            return 1;
+        }
+    }
 
     g_loop = ph_loop_new();
-    if (g_loop == NULL)
+    if (g_loop == NULL) {
+        ph_tls_ctx_free(o.tls);
         return 1;
+    }
     ph_loop_set_log(g_loop, verbose > 1 ? PH_LOG_DEBUG
                     : verbose ? PH_LOG_INFO : PH_LOG_WARN,
                     ph_log_stderr, NULL);
     g_srv = ph_smtp_server_new(g_loop, &o);
     if (g_srv == NULL) {
         ph_loop_free(g_loop);
+        ph_tls_ctx_free(o.tls);
         fprintf(stderr, "smtp_testd: bad options\n");
         return 1;
     }
-    if (g_bind_failed || ph_smtp_server_port(g_srv) == 0) {
+    if (g_bind_failed || ph_smtp_server_port(g_srv) == 0 ||
+        (smtps != NULL && ph_smtp_server_listen_tls(g_srv, smtps) != 0)) {
         ph_smtp_server_free(g_srv);
         ph_loop_free(g_loop);
+        ph_tls_ctx_free(o.tls);
         return 3;
     }
+    if (use_auth)
+        ph_smtp_server_set_verify(g_srv, verify, NULL);
 
     ph_smtp_server_set_handler(g_srv, "CONNECT", on_connect);
     if (o.mode == PH_SMTP_MODE_BARE) {
@@ -611,6 +839,7 @@ main(int argc, char **argv)
         ph_smtp_server_add_extension(g_srv, "XCLIENT NAME ADDR");
     }
     ph_smtp_server_set_handler(g_srv, "XCLIENT", on_xclient);
+    ph_smtp_server_set_handler(g_srv, "XWHO", on_xwho);
     ph_smtp_server_set_callbacks(g_srv, &(struct ph_smtp_callbacks){
         .header = cb_header, .eoh = cb_eoh, .body = cb_body, .eom = cb_eom,
         .tx_abort = cb_abort, .disconnect = cb_disconnect,
@@ -645,6 +874,8 @@ main(int argc, char **argv)
         }
         printf("second port=%u\n", ph_smtp_server_port(g_srv2));
     }
+    if (smtps != NULL)
+        printf("smtps port=%u\n", listener_port(g_srv, 1));
     printf("ready port=%u\n", ph_smtp_server_port(g_srv));
     fflush(stdout);
     if (ph_loop_run(g_loop) != 0)
@@ -661,7 +892,10 @@ out:
     ph_smtp_server_free(g_srv);
     while (g_pending != NULL)
         pending_free(g_pending);
+    while (g_slow != NULL)
+        slow_free(g_slow);
     ph_loop_free(g_loop);
+    ph_tls_ctx_free(o.tls);     /* after the servers that used it */
     printf("EXIT\n");
     fflush(stdout);
     return rc;
