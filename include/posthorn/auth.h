@@ -40,6 +40,22 @@ PH_API const char *ph_passwd_domain(const ph_passwd *pw, size_t i);
 /* Number of users. */
 PH_API size_t ph_passwd_count(const ph_passwd *pw);
 
+/*
+ * A limiter of failed logins by client address (IPv6: by /64), for SMTP
+ * AUTH and POP3 logins alike. Each server makes its own from its limits;
+ * a program with several servers (submission, SMTPS, POP3, POP3S) makes
+ * one and hands it to all of them (the auth_guard option of smtp.h and
+ * pop3.h), so that a client gets max_failures_per_addr guesses in all,
+ * not that many on every port. After max failures, each less than
+ * window_s seconds after the one before, the address is refused until
+ * window_s seconds have passed. 0 in either disables it. One loop's
+ * thread only. Free it after the servers that use it.
+ */
+typedef struct ph_auth_guard ph_auth_guard;
+PH_API ph_auth_guard *ph_auth_guard_new(unsigned max_failures_per_addr,
+                                        unsigned window_s);
+PH_API void ph_auth_guard_free(ph_auth_guard *g);
+
 /* Writes a SHA512-CRYPT line "user:{SHA512-CRYPT}$6$..." for password
    into buf (for first-run setup and tools). 0 or enum ph_err. */
 PH_API int ph_passwd_make_line(const char *user, const char *password,

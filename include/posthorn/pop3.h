@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include <posthorn/auth.h>
 #include <posthorn/loop.h>
 #include <posthorn/plugin.h>
 #include <posthorn/store.h>
@@ -106,6 +107,10 @@ struct ph_pop3_options {
                                          it, and implicit-TLS listeners
                                          may be added; it must outlive
                                          the server */
+    ph_auth_guard        *auth_guard; /* failed logins per address,
+                                         shared with other servers (auth.h);
+                                         NULL: the server makes its own
+                                         from the limits */
     bool                  auth_plaintext; /* allow USER/PASS and AUTH
                                          PLAIN without TLS even though a
                                          context exists (tests, trusted

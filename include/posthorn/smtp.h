@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <posthorn/auth.h>
 #include <posthorn/loop.h>
 #include <posthorn/plugin.h>
 #include <posthorn/reply.h>
@@ -138,6 +139,10 @@ struct ph_smtp_options {
                                          context exists (tests, trusted
                                          networks); without a context
                                          AUTH is always plaintext */
+    ph_auth_guard        *auth_guard; /* failed logins per address,
+                                         shared with other servers (auth.h);
+                                         NULL: the server makes its own
+                                         from the limits */
     bool                  auth_required; /* MAIL before AUTH: 530 5.7.0
                                          (submission, RFC 6409 4.3) */
 };
@@ -217,7 +222,9 @@ struct ph_smtp_rcpt {
 
 /* ---- authentication (RFC 4954) ----------------------------------------- */
 
-/* A SASL login (PLAIN or LOGIN), valid until ph_smtp_auth_reply(). */
+/* A SASL login (PLAIN or LOGIN). Valid only while the verify callback
+   runs: the password is wiped when it returns, so a callback answering
+   later copies what it needs. */
 struct ph_smtp_auth {
     const char *mech;        /* "PLAIN" or "LOGIN" */
     const char *authzid;     /* PLAIN's authorization identity, or "" */

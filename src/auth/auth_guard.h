@@ -14,6 +14,8 @@
 
 #include <sys/socket.h>
 
+#include "posthorn/posthorn.h"  /* ph_auth_guard_new/free are public */
+
 /*
  * Owned by the server that made it; one per server (or shared by servers
  * of one loop), never by two threads at once: there is no locking.
@@ -46,15 +48,15 @@ struct ph_auth_guard;
 /* A guard with PH_AUTH_GUARD_SLOTS slots. max_failures_per_addr 0 (or
    window_s 0) disables it: never blocked, nothing recorded, no table.
    NULL on ENOMEM. */
-struct ph_auth_guard *ph_auth_guard_new(unsigned max_failures_per_addr,
-                                        unsigned window_s);
+PH_API struct ph_auth_guard *ph_auth_guard_new(
+    unsigned max_failures_per_addr, unsigned window_s);
 /* The same with nslots slots, rounded up to a power of two, at least 4 and
    at most 1 << 24 (clamped). */
 struct ph_auth_guard *ph_auth_guard_new_sized(unsigned max_failures_per_addr,
                                               unsigned window_s,
                                               size_t nslots);
 /* Frees g; NULL does nothing. */
-void ph_auth_guard_free(struct ph_auth_guard *g);
+PH_API void ph_auth_guard_free(struct ph_auth_guard *g);
 
 /* True when peer's address (see above) has max or more recent failures.
    Check it before verifying credentials, and refuse without verifying. */

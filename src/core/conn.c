@@ -101,6 +101,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
     if (c->tls == PH_CONN_TLS_HANDSHAKE) {
         if (what & BEV_EVENT_CONNECTED) {
             c->tls = PH_CONN_TLS_ON;
+            if (c->tls_deadline)
+                evtimer_del(c->tls_deadline);
             if (c->ops->on_tls)
                 c->ops->on_tls(c->ctx);
             /* Output queued before the handshake (implicit TLS greeting)
@@ -250,6 +252,8 @@ ph_conn_free(struct ph_conn *c)
         return;
     if (c->tls_ctx)
         SSL_CTX_free(c->tls_ctx);
+    if (c->tls_deadline)
+        event_free(c->tls_deadline);
     if (c->bev)
         bufferevent_free(c->bev);
     if (c->defer_ev)
@@ -372,8 +376,34 @@ conn_attach_ssl(struct ph_conn *c, evutil_socket_t fd, SSL_CTX *ctx)
     return 0;
 }
 
+static void
+conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ph_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (!c->dead && (c->tls == PH_CONN_TLS_PENDING ||
+                     c->tls == PH_CONN_TLS_HANDSHAKE))
+        conn_tls_failed(c, BEV_EVENT_TIMEOUT);
+}
+
+static int
+conn_arm_deadline(struct ph_conn *c, unsigned seconds)
+{
+    struct timeval tv = { (time_t)seconds, 0 };
+
+    if (seconds == 0)
+        return 0;
+    if (c->tls_deadline == NULL &&
+        (c->tls_deadline = evtimer_new(c->loop->base, conn_deadline_cb, c))
+            == NULL)
+        return PH_ENOMEM;
+    return evtimer_add(c->tls_deadline, &tv) == 0 ? 0 : PH_ENOMEM;
+}
+
 int
-ph_conn_accept_tls(struct ph_conn *c, SSL_CTX *ctx)
+ph_conn_accept_tls(struct ph_conn *c, SSL_CTX *ctx, unsigned deadline_s)
 {
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     int             rc;
@@ -387,15 +417,17 @@ ph_conn_accept_tls(struct ph_conn *c, SSL_CTX *ctx)
     bufferevent_setfd(c->bev, -1);
     bufferevent_free(c->bev);
     c->bev = NULL;
-    if ((rc = conn_attach_ssl(c, fd, ctx)) != 0) {
-        evutil_closesocket(fd);
+    if ((rc = conn_attach_ssl(c, fd, ctx)) != 0 ||
+        (rc = conn_arm_deadline(c, deadline_s)) != 0) {
+        if (c->bev == NULL)
+            evutil_closesocket(fd);
         c->dead = true;
     }
     return rc;
 }
 
 int
-ph_conn_start_tls(struct ph_conn *c, SSL_CTX *ctx)
+ph_conn_start_tls(struct ph_conn *c, SSL_CTX *ctx, unsigned deadline_s)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
 
@@ -403,6 +435,8 @@ ph_conn_start_tls(struct ph_conn *c, SSL_CTX *ctx)
         return PH_ECLOSED;
     if (ctx == NULL || c->tls != PH_CONN_TLS_OFF)
         return PH_EINVAL;
+    if (conn_arm_deadline(c, deadline_s) != 0)
+        return PH_ENOMEM;
     c->tls_discarded = evbuffer_get_length(in);
     evbuffer_drain(in, c->tls_discarded);
     SSL_CTX_up_ref(ctx);

@@ -131,6 +131,7 @@ struct ph_conn {
                                          (TLS turns this off) */
     enum ph_conn_tls        tls;
     struct ssl_ctx_st      *tls_ctx;  /* ref held while PENDING */
+    struct event           *tls_deadline; /* handshake must end by then */
     size_t                  tls_discarded; /* plaintext dropped at the
                                          switch (STARTTLS injection) */
     char                    tls_error[128];
@@ -144,12 +145,16 @@ struct ph_conn *ph_conn_new(ph_loop *loop, evutil_socket_t fd,
 void ph_conn_free(struct ph_conn *c);
 /* Implicit TLS (RFC 8314): the handshake starts at once; output written
    before it completes is sent after it. ops->on_tls when done. */
-int ph_conn_accept_tls(struct ph_conn *c, struct ssl_ctx_st *ctx);
+int ph_conn_accept_tls(struct ph_conn *c, struct ssl_ctx_st *ctx,
+                       unsigned deadline_s);
 /* STARTTLS/STLS: every byte received so far, and all that arrives until
    the switch, is discarded; once the output queued now (the "go ahead"
    reply) is written, the handshake starts. ops->on_tls when done. The
-   caller stops reading until then. 0 or PH_ENOMEM/PH_ECLOSED. */
-int ph_conn_start_tls(struct ph_conn *c, struct ssl_ctx_st *ctx);
+   caller stops reading until then. 0 or PH_ENOMEM/PH_ECLOSED.
+   Both: the handshake must be over deadline_s seconds from now (not an
+   idle timeout a byte at a time could stretch), else PH_CONN_TLS_FAILED. */
+int ph_conn_start_tls(struct ph_conn *c, struct ssl_ctx_st *ctx,
+                      unsigned deadline_s);
 /* Protocol and cipher once TLS is on; false otherwise. */
 bool ph_conn_tls_info(struct ph_conn *c, struct ph_tls_info *out);
 static inline struct evbuffer *

@@ -21,7 +21,7 @@ void
 pop3_auth_cleanup(ph_pop3_session *s)
 {
     if (s->auth.buf != NULL) {
-        OPENSSL_cleanse(s->auth.buf, strlen(s->auth.buf));
+        OPENSSL_cleanse(s->auth.buf, s->auth.buf_len);
         free(s->auth.buf);
     }
     memset(&s->auth, 0, sizeof(s->auth));
@@ -45,6 +45,7 @@ auth_copy(ph_pop3_session *s, const char *mech, const char *user,
         total += strlen(v[i]) + 1;
     if ((s->auth.buf = malloc(total)) == NULL)
         return PH_ENOMEM;
+    s->auth.buf_len = total;
     for (i = 0; i < 5; i++) {
         size_t n = strlen(v[i]) + 1;
         memcpy(s->auth.buf + off, v[i], n);
@@ -320,8 +321,12 @@ open_maildrop(ph_pop3_session *s, const char *locator)
         return;
     }
     pop3_set_state(s, POP3_S_TRANS);
-    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=login user=%s mech=%s "
-           "messages=%zu", s->id, s->user, s->auth.pub.mech, s->nmsgs);
+    if (ph_log_enabled(s->loop, PH_LOG_INFO)) {
+        char user[96];          /* the client's text, whatever verify took */
+        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=login user=%s mech=%s "
+               "messages=%zu", s->id, ph_log_sanitize(user, sizeof(user),
+               s->user, strlen(s->user)), s->auth.pub.mech, s->nmsgs);
+    }
     ph_pop3_reply(s, PH_POP3_OK, "Logged in, %zu messages", s->nmsgs);
 }
 

@@ -189,7 +189,9 @@ pop3_cmd_capa(ph_pop3_session *s, const char *verb, size_t argc,
 {
     const char *caps[9];
     size_t      n = 0;
-    bool        plain = pop3_plaintext_ok(s);
+    /* Login and STLS exist only in AUTHORIZATION (RFC 2449 5). */
+    bool        in_auth = s->state == POP3_S_AUTH;
+    bool        plain = in_auth && pop3_plaintext_ok(s);
 
     /* RFC 2595 2.1 / 4: what needs TLS first is not announced before it,
        and STLS only while it can be used. */
@@ -202,7 +204,7 @@ pop3_cmd_capa(ph_pop3_session *s, const char *verb, size_t argc,
     caps[n++] = "PIPELINING";
     if (plain)
         caps[n++] = "SASL PLAIN";
-    if (pop3_tls_offered(s))
+    if (in_auth && pop3_tls_offered(s))
         caps[n++] = "STLS";
     caps[n++] = "IMPLEMENTATION posthorn-" PH_VERSION_STRING;
     ph_pop3_reply_lines(s, "Capability list follows", caps, n);
@@ -227,8 +229,12 @@ pop3_update(ph_pop3_session *s)
     }
     md->close(s->drop);
     s->drop = NULL;
-    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=update user=%s deleted=%zu "
-           "failed=%zu", s->id, s->user, removed, failed);
+    if (ph_log_enabled(s->loop, PH_LOG_INFO)) {
+        char user[96];
+        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=update user=%s "
+               "deleted=%zu failed=%zu", s->id, ph_log_sanitize(user,
+               sizeof(user), s->user, strlen(s->user)), removed, failed);
+    }
     if (failed)
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "%zu messages not deleted",
                       failed);

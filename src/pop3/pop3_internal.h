@@ -54,6 +54,7 @@ struct ph_pop3_server {
     bool                          greet, apop, reuse_port;
     ph_tls_ctx                   *tls;  /* STLS and POP3S; not owned */
     struct ph_auth_guard         *guard;/* failed logins per address */
+    bool                          shared_guard; /* not ours to free */
     bool                          auth_plaintext;
     const struct ph_maildrop_ops *md;
     void                         *md_ctx;
@@ -99,6 +100,7 @@ struct pop3_cursor {
 struct pop3_auth_req {
     struct ph_pop3_auth pub;
     char               *buf;           /* holds the strings of pub */
+    size_t              buf_len;       /* all of it, wiped at the end */
 };
 
 struct ph_pop3_session {

@@ -160,6 +160,8 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
     srv->user_data = o->user_data;
     srv->tls = o->tls;
     srv->auth_plaintext = o->auth_plaintext;
+    srv->guard = o->auth_guard;
+    srv->shared_guard = o->auth_guard != NULL;
     if (!srv->alias || !srv->hostname || !srv->version ||
         init_tables(srv) != 0) {
         ph_pop3_server_free(srv);
@@ -258,7 +260,8 @@ ph_pop3_server_free(ph_pop3_server *srv)
     close_listeners(srv);
     pop3_session_destroy_all(srv);
     ph_pipeline_free(srv->pl);
-    ph_auth_guard_free(srv->guard);
+    if (!srv->shared_guard)
+        ph_auth_guard_free(srv->guard);
     pop3_listeners_free(srv);
     free(srv->verbs);
     free(srv->alias);
@@ -325,7 +328,7 @@ ph_pop3_server_set_verify(ph_pop3_server *srv, ph_pop3_verify_fn *fn,
 {
     srv->verify = fn;
     srv->verify_ctx = ctx;
-    if (fn != NULL && srv->guard == NULL &&
+    if (fn != NULL && srv->guard == NULL && !srv->shared_guard &&
         srv->limits.max_auth_failures_per_addr != PH_POP3_NO_LIMIT)
         srv->guard = ph_auth_guard_new(srv->limits.max_auth_failures_per_addr,
                                        srv->limits.auth_fail_window);

@@ -455,7 +455,8 @@ session_start(ph_pop3_session *s)
 static bool
 tls_accept(ph_pop3_session *s)
 {
-    if (ph_conn_accept_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls)) != 0) {
+    if (ph_conn_accept_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls),
+                           s->srv->limits.tls_handshake_timeout) != 0) {
         ph_log(s->loop, PH_LOG_ERROR, "pop3=%lu event=tls_failed "
                "reason=\"cannot start TLS\"", s->id);
         session_finish(s, "tls_failed");
@@ -571,7 +572,8 @@ void
 pop3_tls_commit(ph_pop3_session *s)
 {
     if (s->state != POP3_S_AUTH || !pop3_tls_offered(s) ||
-        ph_conn_start_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls)) != 0) {
+        ph_conn_start_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls),
+                          s->srv->limits.tls_handshake_timeout) != 0) {
         /* The client starts a handshake after this +OK: talking on in
            plaintext is impossible. */
         s->close_after = true;

@@ -125,7 +125,7 @@ apply(struct pd_config *c, int opt, const char *v)
 
     switch (opt) {
     case 'c':          return set_str(&c->config_file, v);
-    case O_CHECK:      c->check_only = true; return 0;
+    case O_CHECK:      return set_flag(&c->check_only, v);
     case O_SMTP:       return add_listen(&c->smtp, v);
     case O_SUBMISSION: return add_listen(&c->submission, v);
     case O_SMTPS:      return add_listen(&c->smtps, v);

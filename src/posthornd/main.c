@@ -104,6 +104,7 @@ on_hup(void *ctx, int signum)
 {
     struct pd       *d = ctx;
     struct pd_config n;
+    bool             tls_ok;
 
     if (pd_config_parse(&n, d->argc, d->argv) != 0) {
         pd_log("event=reload status=failed reason=config keeping=old");
@@ -111,12 +112,12 @@ on_hup(void *ctx, int signum)
         return;
     }
     adopt_config(d, &n);
-    pd_tls_reload(d, &n);
+    tls_ok = pd_tls_reload(d, &n) == 0;
     pd_config_free(&n);
     if (pd_users_load(d, true) != 0)
         pd_log("event=reload status=failed keeping=old_users");
     else
-        pd_log("event=reload status=ok");
+        pd_log("event=reload status=%s", tls_ok ? "ok" : "partial");
 }
 
 /* Root must name an unprivileged user; we switch after binding. */
@@ -166,6 +167,20 @@ check_config(struct pd *d)
     return rc == 0 ? 0 : 1;
 }
 
+/* One failed-login count per client address for every listener: a
+   guesser gets the limit in all, not on each port. */
+static int
+pd_guard_start(struct pd *d)
+{
+    const struct pd_config *c = &d->cfg;
+
+    if (c->max_auth_failures_addr == 0)
+        return 0;               /* no per-address limit */
+    d->guard = ph_auth_guard_new(c->max_auth_failures_addr,
+                                 c->auth_failure_window);
+    return d->guard ? 0 : -1;
+}
+
 static int
 add_defaults(struct pd_config *c)
 {
@@ -188,6 +203,7 @@ cleanup(struct pd *d)
         event_free(d->stop_timer);
     ph_passwd_free(d->pw);
     ph_tls_ctx_free(d->tls);
+    ph_auth_guard_free(d->guard);
     for (size_t i = 0; i < d->nlocal; i++)
         free(d->local[i]);
     ph_loop_free(d->loop);
@@ -229,6 +245,7 @@ main(int argc, char **argv)
     }
     if (add_defaults(&d.cfg) != 0 || pd_first_run(&d) != 0 ||
         pd_users_load(&d, true) != 0 || pd_tls_start(&d) != 0 ||
+        pd_guard_start(&d) != 0 ||
         (d.loop = ph_loop_new()) == NULL)
         goto out;
     ph_loop_set_log(d.loop, PH_LOG_INFO, ph_log_stderr, NULL);

@@ -63,7 +63,8 @@ start_one(struct pd *d, const char *addr, bool implicit)
                         ? c->max_auth_failures_addr : PH_POP3_NO_LIMIT,
                     .auth_fail_window = c->auth_failure_window },
         .tls = d->tls,
-        .auth_plaintext = c->auth_plaintext });
+        .auth_plaintext = c->auth_plaintext,
+        .auth_guard = d->guard });
     if (srv == NULL || (implicit ? ph_pop3_server_listen_tls(srv, addr)
                                  : ph_pop3_server_listen(srv, addr)) != 0) {
         fprintf(stderr, "posthornd: cannot listen on %s\n", addr);

@@ -51,6 +51,7 @@ struct pd {
     ph_loop          *loop;
     ph_passwd        *pw;            /* replaced on SIGHUP */
     ph_tls_ctx       *tls;           /* NULL without --tls-cert */
+    ph_auth_guard    *guard;         /* failed logins, all listeners */
     char             *local[PD_MAX_DOMAINS + 1];
     size_t            nlocal;
     ph_smtp_server   *smtp[4 * PD_MAX_LISTEN];
@@ -79,7 +80,7 @@ const char *pd_clean(const char *in, char *buf, size_t cap);
 
 /* tlsconf.c */
 int  pd_tls_start(struct pd *d);
-void pd_tls_reload(struct pd *d, const struct pd_config *n);
+int  pd_tls_reload(struct pd *d, const struct pd_config *n);
 
 /* smtpd.c, pop3d.c */
 int pd_smtp_start(struct pd *d);

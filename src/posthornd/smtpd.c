@@ -481,6 +481,7 @@ start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
         /* LMTP is local delivery from a trusted MTA: no TLS there. */
         .tls = kind == PD_LMTP ? NULL : d->tls,
         .auth_plaintext = c->auth_plaintext,
+        .auth_guard = d->guard,
         .auth_required = sub,
         .user_data = (void *)(uintptr_t)kind });
     if (srv == NULL || (implicit ? ph_smtp_server_listen_tls(srv, addr)

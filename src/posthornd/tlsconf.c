@@ -21,6 +21,14 @@ pd_tls_start(struct pd *d)
                     "--tls-cert and --tls-key\n");
             return -1;
         }
+        /* Submission is where passwords are sent: never in clear by
+           accident (the library would offer AUTH on plaintext). */
+        if (c->submission.n && !c->auth_plaintext) {
+            fprintf(stderr, "posthornd: --submission needs --tls-cert and "
+                    "--tls-key (or --auth-plaintext, to accept passwords "
+                    "without TLS on a trusted network)\n");
+            return -1;
+        }
         return 0;
     }
     if (c->tls_cert == NULL || c->tls_key == NULL) {
@@ -40,30 +48,35 @@ pd_tls_start(struct pd *d)
 
 /* SIGHUP: the files named by the new configuration (perhaps the same
    paths with renewed contents). */
-void
+int
 pd_tls_reload(struct pd *d, const struct pd_config *n)
 {
     char err[256];
 
     if (d->tls == NULL) {
-        if (n->tls_cert || n->tls_key)
+        if (n->tls_cert || n->tls_key) {
             pd_log("event=tls_reload status=failed reason=\"TLS was off at "
                    "start: restart to enable it\"");
-        return;
+            return -1;
+        }
+        return 0;
     }
     if (n->tls_cert == NULL || n->tls_key == NULL) {
         pd_log("event=tls_reload status=failed reason=\"no certificate in "
                "the new configuration\" keeping=old");
-        return;
+        return -1;
     }
     if (ph_tls_ctx_reload(d->tls, &(struct ph_tls_options){
             .cert_file = n->tls_cert, .key_file = n->tls_key,
             .ciphers = n->tls_ciphers, .ciphersuites = n->tls_ciphersuites },
             err, sizeof(err)) != 0) {
-        char clean[256];
-        pd_log("event=tls_reload status=failed reason=%s keeping=old",
-               pd_clean(err, clean, sizeof(clean)));
-        return;
+        for (char *p = err; *p; p++)    /* a quoted value: no quotes */
+            if (*p == '"' || (unsigned char)*p < 0x20)
+                *p = '?';
+        pd_log("event=tls_reload status=failed reason=\"%s\" keeping=old",
+               err);
+        return -1;
     }
     pd_log("event=tls_reload status=ok cert=%s", n->tls_cert);
+    return 0;
 }

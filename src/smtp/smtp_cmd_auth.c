@@ -65,14 +65,25 @@ start_verify(ph_smtp_session *s, const char *authzid, const char *user,
              const char *password)
 {
     struct ph_smtp_auth a = { s->sasl_mech, authzid, user, password };
+    ph_smtp_server     *srv = s->srv;
 
+    /* Checked here, before every password, not only when AUTH starts:
+       sessions parked at a 334 must not get guesses past the limit. */
+    if (srv->guard != NULL &&
+        ph_auth_guard_blocked(srv->guard, ph_smtp_session_peer(s),
+                              time(NULL))) {
+        sasl_end(s);
+        ph_smtp_reply(s, 454, "4.7.0", "Too many failed logins from your "
+                      "address, try again later");
+        return;
+    }
     free(s->sasl_user);
     if ((s->sasl_user = strdup(user)) == NULL) {
         ph_smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
         return;
     }
     s->auth_checking = true;
-    s->srv->verify(s, &a, s->srv->verify_ctx);
+    srv->verify(s, &a, srv->verify_ctx);
 }
 
 static void
@@ -161,7 +172,7 @@ smtp_cmd_auth(ph_smtp_session *s, const char *verb, const char *arg)
 
     if (auth_refused(s))
         return PH_OK;
-    if (mlen == 0 || mlen >= sizeof(s->sasl_mech) ||
+    if (mlen == 0 || mlen > PH_SMTP_MAX_MECH ||
         (initial != NULL && strchr(initial, ' ') != NULL)) {
         ph_smtp_reply(s, 501, "5.5.4", "Syntax: AUTH mechanism "
                       "[initial-response]");
@@ -186,6 +197,8 @@ smtp_cmd_auth(ph_smtp_session *s, const char *verb, const char *arg)
     } else {
         ph_smtp_reply(s, 504, "5.5.4", "Unrecognized authentication type");
     }
+    if (initial != NULL && initial[0] != '\0')  /* in the line buffer */
+        OPENSSL_cleanse((char *)initial, strlen(initial));
     return s->expect != 0 ? PH_PENDING : PH_OK;
 }
 

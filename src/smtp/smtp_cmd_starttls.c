@@ -43,7 +43,8 @@ void
 smtp_tls_commit(ph_smtp_session *s)
 {
     if (!smtp_tls_offered(s) ||
-        ph_conn_start_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls)) != 0) {
+        ph_conn_start_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls),
+                          s->srv->limits.tls_handshake_timeout) != 0) {
         s->close_after_reply = true;    /* cannot go on in plaintext */
         return;
     }
@@ -55,7 +56,8 @@ smtp_tls_commit(ph_smtp_session *s)
 void
 smtp_tls_accept(ph_smtp_session *s)
 {
-    if (ph_conn_accept_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls)) != 0) {
+    if (ph_conn_accept_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls),
+                           s->srv->limits.tls_handshake_timeout) != 0) {
         s->conn->ops->on_event(s, PH_CONN_ERROR);
         return;
     }
@@ -87,8 +89,13 @@ smtp_tls_ready(void *ctx)
     s->tls_starting = false;
     ph_conn_set_timeout(s->conn, s->srv ? s->srv->limits.idle_timeout : 0);
     log_tls(s);
-    if (s->srv == NULL)
+    /* Shut down (or dying) during the handshake: it only says goodbye. */
+    if (s->srv == NULL || s->state == SMTP_S_CLOSING)
         return;
+    if (s->srv->shutting_down) {
+        smtp_session_shutdown(s, true);
+        return;
+    }
     if (!s->greeted) {          /* implicit TLS: now the greeting */
         smtp_session_greet(s);
         return;

@@ -63,6 +63,12 @@ enum smtp_verb_id {
 #define SMTP_F_NEED_ARG   0x10u  /* 501 without an argument */
 #define SMTP_F_NOT_IN_TX  0x20u  /* 503 inside a transaction (MAIL) */
 
+/* RFC 4422 3.1: a SASL mechanism name has 1 to 20 characters. */
+#define PH_SMTP_MAX_MECH 20
+/* RFC 4954 4: AUTH lines (the command and the answers to 334) may be
+   up to 12288 octets, whatever the command line limit is. */
+#define SMTP_AUTH_LINE_MAX 12288
+
 /* Where an AUTH exchange waits for the client's next line. */
 enum smtp_sasl_step {
     SMTP_SASL_NONE = 0,
@@ -114,6 +120,7 @@ struct ph_smtp_server {
     ph_smtp_verify_fn       *verify;       /* AUTH on when set */
     void                    *verify_ctx;
     struct ph_auth_guard    *guard;        /* AUTH failures per address */
+    bool                     shared_guard; /* the program's: not freed */
     int                      ev_connection, ev_unknown, ev_header, ev_eom,
                              ev_disconnected, ev_response;
     struct smtp_msgbufs      buf_cache[SMTP_BUF_CACHE];
@@ -198,7 +205,7 @@ struct ph_smtp_session {
     bool                     auth_checking;/* verify runs, answer awaited */
     char                    *auth_user;    /* after 235 */
     char                    *sasl_user;    /* LOGIN: user, before password */
-    char                     sasl_mech[8];
+    char                     sasl_mech[PH_SMTP_MAX_MECH + 1];
     unsigned                 nauth_failures;
     struct event            *auth_delay_ev;
 };

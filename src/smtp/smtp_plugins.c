@@ -85,6 +85,14 @@ smtp_plugins_command(ph_smtp_session *s, struct smtp_verb *v, const char *arg)
 {
     const char *args[2] = { s->cur_verb, arg };
     char        name[8 + PH_SMTP_MAX_VERB];
+    char        mech[PH_SMTP_MAX_MECH + 1];
+
+    /* AUTH's initial response is a password: plugins get the mechanism
+       only (they hear neither the 334 answers). */
+    if (v != NULL && v->id == SMTP_V_AUTH) {
+        snprintf(mech, sizeof(mech), "%.*s", (int)strcspn(arg, " "), arg);
+        args[1] = mech;
+    }
 
     if (v == NULL)
         return smtp_plugins_inbound(s, s->srv->ev_unknown, "unknown", args,

@@ -39,6 +39,11 @@ smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
     /* After a 421 (or QUIT's 221) nothing more may reach the client. */
     if (s->dead || s->conn == NULL || s->state == SMTP_S_CLOSING)
         return PH_ECLOSED;
+    /* Between the 220 to STARTTLS (or an implicit-TLS accept) and the end
+       of the handshake no SMTP reply may be written: in plaintext it
+       would reach a client speaking TLS. A 421 then is just a close. */
+    if (s->tls_starting)
+        return PH_ECLOSED;
     if (s->srv != NULL &&
         ph_pipeline_wants(s->srv->pl, PH_HOOK_CLIENT, s->srv->ev_response)) {
         if (!smtp_plugins_response(s, &code, &enh, lines, n, buf,

@@ -154,6 +154,8 @@ ph_smtp_server_new(ph_loop *loop, const struct ph_smtp_options *opts)
     srv->listener_failed = opts->listener_failed;
     srv->listener_ctx = opts->listener_ctx;
     srv->tls = opts->tls;
+    srv->guard = opts->auth_guard;
+    srv->shared_guard = opts->auth_guard != NULL;
     srv->auth_plaintext = opts->auth_plaintext;
     srv->auth_required = opts->auth_required;
     srv->default_handler = smtp_default_unknown;
@@ -229,7 +231,7 @@ ph_smtp_server_set_verify(ph_smtp_server *srv, ph_smtp_verify_fn *fn,
 {
     srv->verify = fn;
     srv->verify_ctx = ctx;
-    if (fn != NULL && srv->guard == NULL &&
+    if (fn != NULL && srv->guard == NULL && !srv->shared_guard &&
         srv->limits.max_auth_failures_per_addr != PH_SMTP_NO_LIMIT)
         srv->guard = ph_auth_guard_new(srv->limits.max_auth_failures_per_addr,
                                        srv->limits.auth_fail_window);
@@ -282,6 +284,10 @@ ph_smtp_server_shutdown(ph_smtp_server *srv)
            cut off by a restart). */
         if (smtp_in_transaction(s) || s->expect != 0)
             continue;
+        /* Mid-handshake: the 421 goes out over TLS once it is done
+           (smtp_tls_ready), never in plaintext to a TLS client. */
+        if (s->tls_starting)
+            continue;
         smtp_session_shutdown(s, true);
     }
 }
@@ -309,7 +315,8 @@ ph_smtp_server_free(ph_smtp_server *srv)
     }
     smtp_msgbufs_cache_free(srv);
     ph_pipeline_free(srv->pl);
-    ph_auth_guard_free(srv->guard);
+    if (!srv->shared_guard)
+        ph_auth_guard_free(srv->guard);
     free(srv->verbs);
     free_strv(srv->ext_lines, srv->next_lines);
     free_strv(srv->mail_params, srv->nmail_params);

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 static const char *const state_names[] = {
@@ -310,6 +311,18 @@ line_too_long(ph_smtp_session *s)
                   s->srv->limits.max_line_len);
 }
 
+/* Over the command limit, but within the AUTH one: an AUTH command or
+   an answer to a 334 passes, anything else is too long. */
+static bool
+line_over_limit(const ph_smtp_session *s, const char *line, size_t len)
+{
+    if (len + 2 <= s->srv->limits.max_line_len)
+        return false;
+    if (s->sasl != SMTP_SASL_NONE)
+        return false;
+    return !(len > 5 && strncasecmp(line, "AUTH ", 5) == 0);
+}
+
 /* One pass over buffered input: as many commands as there are lines. */
 static void
 session_read(void *ctx)
@@ -339,7 +352,9 @@ session_read(void *ctx)
             line_too_long(s);
             break;
         case PH_LINE_OK:
-            if (s->sasl != SMTP_SASL_NONE)
+            if (line_over_limit(s, s->line, len))
+                line_too_long(s);
+            else if (s->sasl != SMTP_SASL_NONE)
                 smtp_sasl_line(s, s->line, len);   /* answer to a 334 */
             else
                 smtp_dispatch_line(s, s->line, len);
@@ -410,10 +425,21 @@ session_event(void *ctx, enum ph_conn_event ev)
     }
 }
 
+/* The line buffer: the command limit, or RFC 4954's for AUTH lines when
+   AUTH is on (other commands are still held to max_line_len). */
+static size_t
+session_line_max(const ph_smtp_server *srv)
+{
+    size_t max = srv->limits.max_line_len;
+
+    return srv->verify != NULL && max < SMTP_AUTH_LINE_MAX
+           ? SMTP_AUTH_LINE_MAX : max;
+}
+
 static int
 session_alloc_buffers(ph_smtp_session *s)
 {
-    size_t max = s->srv->limits.max_line_len;
+    size_t max = session_line_max(s->srv);
 
     s->line = malloc(max + 1);
     s->path_text = malloc(max + 1);
@@ -434,7 +460,7 @@ smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd,
     }
     s->loop = srv->loop;
     s->refs = 1;
-    s->lr.max = srv->limits.max_line_len;
+    s->lr.max = session_line_max(srv);
     s->line_mode = srv->line_mode;
     s->chunk_size = srv->chunk_size;
     gettimeofday(&s->started, NULL);

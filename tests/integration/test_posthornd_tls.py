@@ -573,6 +573,45 @@ class Submission(TLSCase):
         c.cmd("AUTH PLAIN " + plain(ALICE, ALICE_PW), 454, "4.7.0")
         c.cmd("QUIT", 221)
 
+    def test_guard_is_shared_by_all_listeners(self):
+        """The per-address count covers every port: failures on
+        submission block POP3S and SMTPS logins too."""
+        self.start_tls_daemon("--max-auth-failures-per-address", "2",
+                              "--max-auth-failures", "5")
+        c = self.tls_session(self.sub)
+        self.ehlo_raw(c)
+        for _ in range(2):
+            c.cmd("AUTH PLAIN " + plain(ALICE, "bad"), 535)
+        c.cmd("QUIT", 221)
+        p = poplib.POP3_SSL("127.0.0.1", self.pops, timeout=10,
+                            context=client_ctx())
+        self.addCleanup(p.close)
+        p.user(ALICE)
+        with self.assertRaises(poplib.error_proto) as cm:
+            p.pass_(ALICE_PW)                  # right, but blocked
+        self.assertIn(b"[SYS/TEMP]", cm.exception.args[0])
+        with smtplib.SMTP_SSL("127.0.0.1", self.smtps, timeout=10,
+                              context=client_ctx()) as s:
+            s.ehlo("x")
+            code, _ = s.docmd("AUTH", "PLAIN " + plain(ALICE, ALICE_PW))
+            self.assertEqual(code, 454)
+
+    def test_staged_logins_cannot_pass_the_limit(self):
+        """Sessions parked at a 334 still meet the per-address limit when
+        their password arrives."""
+        self.start_tls_daemon("--max-auth-failures-per-address", "2")
+        parked = []
+        for _ in range(4):
+            c = self.tls_session(self.sub)
+            self.ehlo_raw(c)
+            c.cmd("AUTH PLAIN", 334)
+            parked.append(c)
+        codes = []
+        for c in parked:
+            c.send("%s\r\n" % plain(ALICE, "bad"))
+            codes.append(c.reply()[0])
+        self.assertEqual(codes, [535, 535, 454, 454])
+
     def test_bdat_over_starttls(self):
         self.start_tls_daemon()
         c = self.tls_session(self.sub)
@@ -943,6 +982,12 @@ class Config(TLSCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"--tls-key", r.stderr)
 
+    def test_submission_without_tls_needs_auth_plaintext(self):
+        # Passwords in clear only when asked for.
+        r = self.run_daemon("--submission", "127.0.0.1:%d" % free_port())
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"--auth-plaintext", r.stderr)
+
     def test_missing_key_file(self):
         r = self.run_daemon("--smtp", "127.0.0.1:%d" % free_port(),
                             "--tls-cert", self.cert, "--tls-key",
@@ -951,7 +996,7 @@ class Config(TLSCase):
         self.assertIn(b"TLS", r.stderr)
 
     def test_no_tls_no_starttls(self):
-        self.start_tls_daemon(tls=False)
+        self.start_tls_daemon("--auth-plaintext", tls=False)
         c = self.connect(self.smtp)
         caps = self.ehlo_raw(c)
         self.assertNotIn("STARTTLS", caps)

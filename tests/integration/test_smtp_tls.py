@@ -744,15 +744,28 @@ class Auth(TlsCase):
     def test_long_line_in_exchange(self):
         srv = self.start_tls("--auth")
         c = self.tls_client(srv)
+        # RFC 4954 4: AUTH lines may be 12288 octets; longer ends it.
         c.cmd("AUTH PLAIN", 334)
-        c.cmd("A" * 600, 500, "5.5.2 Line too long")
+        c.cmd("A" * 13000, 500, "5.5.2 Line too long")
         c.cmd("NOOP", 250)              # a command again
         c.cmd("AUTH LOGIN", 334)
         c.cmd(b64("alice"), 334)
-        c.cmd("B" * 700, 500, "5.5.2")
+        c.cmd("B" * 13000, 500, "5.5.2")
         c.cmd("NOOP", 250)
         self.assertEqual(srv.out("VERIFY"), [])
         c.cmd("AUTH PLAIN " + GOOD, 235)
+
+    def test_auth_lines_longer_than_commands(self):
+        # A PLAIN message with 255-octet fields is 1024 base64 characters:
+        # past the 512-octet command limit, within RFC 4954's 12288.
+        srv = self.start_tls("--auth")
+        c = self.tls_client(srv)
+        big = b64("z" * 255 + "\0" + "alice" + "\0" + "p" * 255)
+        c.cmd("AUTH PLAIN " + big, 535)          # checked, just wrong
+        self.assertEqual(len(srv.out("VERIFY")), 1)
+        c.cmd("AUTH PLAIN", 334)
+        c.cmd(big, 535)                          # as a 334 answer too
+        c.cmd("NOOP " + "x" * 600, 500, "5.5.2 Line too long")
 
     def test_idle_timeout_in_exchange(self):
         srv = self.start_tls("--auth", "-I", "1")
@@ -873,6 +886,41 @@ class Smtps(TlsCase):
         self.assertEqual(srv.out("CONNECT"), [])
         self.assertEqual(srv.out("DISCONNECT"), [])     # never greeted
         self.smtps_client(srv).cmd("QUIT", 221)
+
+    def test_handshake_deadline_not_stretched_by_trickle(self):
+        """A client sending its ClientHello a byte at a time does not
+        keep the handshake alive past tls_handshake_timeout."""
+        srv = self.start_tls("--tls-timeout", "1", smtps=True)
+        raw = socket.create_connection(("127.0.0.1", srv.smtps),
+                                       timeout=phtest.TIMEOUT)
+        self.addCleanup(raw.close)
+        t0 = time.monotonic()
+        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 40
+        closed = False
+        for b in hello:
+            try:
+                raw.sendall(bytes([b]))
+            except OSError:
+                closed = True
+                break
+            if time.monotonic() - t0 > 4:
+                break
+            time.sleep(0.3)         # under the 1 s idle time each time
+            raw.setblocking(False)
+            try:
+                if raw.recv(1) == b"":
+                    closed = True
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+                break
+            finally:
+                raw.setblocking(True)
+        self.assertTrue(closed, "handshake outlived its deadline")
+        self.assertLess(time.monotonic() - t0, 3.0)
+        self.log_line(srv, r"event=tls_failed reason=\"handshake timeout\"")
 
     def keep_alive(self, srv):
         """A plaintext session inside a transaction: after SIGTERM it may
