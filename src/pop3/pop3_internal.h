@@ -47,6 +47,9 @@ struct pop3_listener {
     size_t            nids;
 };
 
+/* Longest SASL answer line after "+ ", CRLF included. */
+#define POP3_SASL_LINE_MAX 2048
+
 struct ph_pop3_server {
     ph_loop                      *loop;
     char                         *alias, *hostname, *version;

@@ -294,6 +294,18 @@ dispatch_line(ph_pop3_session *s, char *line, size_t len)
     run_handler(s, v, &cmd);
 }
 
+/* During AUTH it was the client's SASL response: the exchange fails,
+   and the next line is a command again. */
+static void
+line_too_long(ph_pop3_session *s)
+{
+    s->sasl_wait = false;
+    s->awaiting = true;
+    strcpy(s->cur_verb, "-");
+    ph_pop3_reply(s, PH_POP3_ERR, "Line too long (max %zu octets)",
+                  s->srv->limits.max_line_len);
+}
+
 static void
 session_read(void *ctx)
 {
@@ -308,16 +320,14 @@ session_read(void *ctx)
         case PH_LINE_NONE:
             goto out;
         case PH_LINE_TOO_LONG:
-            /* During AUTH it was the client's SASL response: the
-               exchange fails, and the next line is a command again. */
-            s->sasl_wait = false;
-            s->awaiting = true;
-            strcpy(s->cur_verb, "-");
-            ph_pop3_reply(s, PH_POP3_ERR, "Line too long (max %zu octets)",
-                          s->srv->limits.max_line_len);
+            line_too_long(s);
             break;
         case PH_LINE_OK:
-            if (s->sasl_wait)
+            /* Commands keep max_line_len; a SASL answer after "+ " may be
+               longer (RFC 5034 4 keeps 255 for the AUTH line only). */
+            if (len + 2 > s->srv->limits.max_line_len && !s->sasl_wait)
+                line_too_long(s);
+            else if (s->sasl_wait)
                 pop3_sasl_line(s, s->line, len);
             else
                 dispatch_line(s, s->line, len);
@@ -467,13 +477,24 @@ tls_accept(ph_pop3_session *s)
     return true;
 }
 
+/* The line buffer: commands are held to max_line_len after reading, a
+   SASL answer may use up to POP3_SASL_LINE_MAX (a PLAIN message with
+   255-octet fields is 1024 base64 characters). */
+static size_t
+pop3_line_max(const ph_pop3_server *srv)
+{
+    size_t max = srv->limits.max_line_len;
+
+    return max < POP3_SASL_LINE_MAX ? POP3_SASL_LINE_MAX : max;
+}
+
 static ph_pop3_session *
 session_open(ph_pop3_server *srv, evutil_socket_t fd,
              const struct sockaddr *peer, socklen_t peer_len, bool tls)
 {
     ph_pop3_session *s = calloc(1, sizeof(*s));
 
-    if (s == NULL || (s->line = malloc(srv->limits.max_line_len + 1)) == 0) {
+    if (s == NULL || (s->line = malloc(pop3_line_max(srv) + 1)) == 0) {
         free(s);
         evutil_closesocket(fd);
         return NULL;
@@ -482,7 +503,7 @@ session_open(ph_pop3_server *srv, evutil_socket_t fd,
     s->loop = srv->loop;
     s->refs = 1;
     s->id = ++srv->next_client_id;
-    s->lr.max = srv->limits.max_line_len;
+    s->lr.max = pop3_line_max(srv);
     s->conn = ph_conn_new(srv->loop, fd, peer, peer_len, &session_ops, s);
     if (s->conn == NULL) {
         session_free(s);

@@ -369,14 +369,21 @@ class AuthPlain(Pop3TestCase):
                          "-ERR Syntax: AUTH mechanism [response]")
         self.assertEqual(c.cmd("AUTH PLAIN " + plain_b64("alice", "x")),
                          "-ERR [AUTH] Authentication failed")
-        # An over-long SASL response ends the exchange: the next line is
-        # a command again.
+        # A SASL answer may pass the 255-octet command limit (a PLAIN
+        # message with long fields); one over 2048 ends the exchange and
+        # the next line is a command again.
         c.send("AUTH PLAIN\r\n")
         self.assertEqual(c.raw_line(), b"+ \r\n")
-        self.assertEqual(c.cmd("A" * 300),
+        self.assertEqual(c.cmd(plain_b64("alice", "p" * 255)),
+                         "-ERR [AUTH] Authentication failed")
+        c.send("AUTH PLAIN\r\n")
+        self.assertEqual(c.raw_line(), b"+ \r\n")
+        self.assertEqual(c.cmd("A" * 3000),
                          "-ERR Line too long (max 255 octets)")
         self.assertEqual(c.cmd("STAT"),
                          "-ERR Command not valid in this state")
+        self.assertEqual(c.cmd("NOOP " + "x" * 300),
+                         "-ERR Line too long (max 255 octets)")
         c = self.pop(srv)           # max_errors is 10: start afresh
         c.ok("AUTH PLAIN " + plain_b64("alice", "wonderland"))
         self.assertEqual(c.cmd("AUTH PLAIN x"),
