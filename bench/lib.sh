@@ -14,6 +14,23 @@
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# bench_init NAME: what pop3_bench.sh and tls_bench.sh set alike (after
+# ROOT): BENCH_NAME, BUILD_DIR and OUT_DIR (env BENCH_BUILD_DIR, BENCH_OUT),
+# DOC, HZ, NOISE (env NOISE_PCT, default 30: percent of a core other
+# processes may use before a run is flagged noisy); creates OUT_DIR and sets
+# STAMP and RUNLOG=$OUT_DIR/NAME.STAMP, the prefix of the run's files.
+bench_init() {
+    BENCH_NAME=$1
+    BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/build-bench}
+    OUT_DIR=${BENCH_OUT:-$BUILD_DIR/bench-results}
+    DOC=$ROOT/docs/PERFORMANCE.md
+    HZ=$(getconf CLK_TCK)
+    NOISE=${NOISE_PCT:-30}
+    mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
+    STAMP=$(date +%Y%m%d-%H%M%S)
+    RUNLOG=$OUT_DIR/$1.$STAMP
+}
+
 # ---------------------------------------------------------------- tools
 POLICY=/usr/sbin/policy-rc.d POLICY_BAK=
 POLICY_OURS=0       # set to 1 by an installer that created $POLICY itself
@@ -115,6 +132,29 @@ stop_server() { # TERM to the server's own process group, KILL after 5 s
     SRV_PID=
 }
 
+# ---------------------------------------------------------------- rounds
+# round_order ROUND: ORDER = the caller's SERVERS, reversed in even rounds
+# (no server always runs first)
+round_order() {
+    local j
+    ORDER=()
+    if (($1 % 2)); then ORDER=("${SERVERS[@]}"); return; fi
+    for ((j = ${#SERVERS[@]} - 1; j >= 0; j--)); do ORDER+=("${SERVERS[j]}"); done
+}
+
+# run_cell ROUND SERVER SCENARIO PAUSE: the caller's run_one, again while
+# it flags its run noisy (LAST_NOISY=1), 3 runs at most; PAUSE seconds of
+# sleep after each
+run_cell() {
+    local try
+    for ((try = 0; try < 3; try++)); do
+        run_one "$1" "$2" "$3"
+        sleep "$4"
+        [[ $LAST_NOISY -eq 0 ]] && break
+    done
+}
+
+# ---------------------------------------------------------------- CPU
 # CPU ticks (utime+stime+cutime+cstime) of one process. Prints "user system".
 proc_ticks() { awk '{ sub(/^.*\) /, ""); print $12+$14, $13+$15 }' "/proc/$1/stat" 2>/dev/null || echo 0 0; }
 
@@ -136,6 +176,48 @@ kv() { tr ' ' '\n' < "$1" | sed -n "s/^$2=//p" | head -n1; }
 
 cpu_snap() { awk '/^cpu /{ idle = $5 + $6; t = 0; for (i = 2; i <= NF; i++) t += $i; print t - idle; exit }' /proc/stat; }
 nonlo_tx() { awk -F'[: ]+' 'NR > 2 && $2 != "lo" { s += $12 } END { print s + 0 }' /proc/net/dev; }
+
+# cpu_row SECS OPS TICKS KTICKS BUSY CLI [PERFMT]: the CPU figures of one
+# timed run from the server's ticks over it (TICKS, KTICKS of them in the
+# kernel: tree_ticks before and after), the machine's busy ticks over it
+# (BUSY: cpu_snap before and after) and the client's CPU seconds (CLI).
+# Prints "srv_s|srv_us_per_op|sys_pct|cli_s|cli_us_per_op|other_pct";
+# PERFMT is the printf format of srv_us_per_op (default %.0f). Needs HZ.
+cpu_row() {
+    awk -v secs="$1" -v ops="$2" -v t="$3" -v k="$4" -v busy="$5" -v cli="$6" \
+        -v pf="${7:-%.0f}" -v hz="$HZ" '
+        BEGIN {
+            srv = t / hz
+            other = 0; if (secs > 0) other = 100 * (busy / hz - srv - cli) / secs
+            if (other < 0) other = 0
+            per = ""; cper = ""
+            if (ops > 0) { per = sprintf(pf, 1e6 * srv / ops); cper = sprintf("%.0f", 1e6 * cli / ops) }
+            sys = ""; if (t > 0) sys = sprintf("%.0f", 100 * k / t)
+            printf "%.2f|%s|%s|%.2f|%s|%.0f", srv, per, sys, cli, cper, other
+        }'
+}
+
+# AWK_STATS: awk functions to put in front of a summary program,
+#   awk -F'\t' "$AWK_STATS"' NR > 1 { ... }' TSV
+# median(LIST) of a space-separated list of numbers ("" when empty) and
+# range(LIST), its "min-max" ("-" when empty).
+AWK_STATS='
+    function median(list,   a, n, i, j, t) {
+        n = split(list, a, " ")
+        if (n == 0) return ""
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function range(list,   a, n, i, lo, hi) {
+        n = split(list, a, " "); if (n == 0) return "-"
+        lo = hi = a[1] + 0
+        for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
+        return sprintf("%.0f-%.0f", lo, hi)
+    }
+'
+
+# port_busy PORT: true when something listens on 127.0.0.1:PORT
+port_busy() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2> /dev/null; }
 
 # splice_doc_section MARKER SECTION DOC TITLE: replaces the lines between
 # "<!-- MARKER:begin" and "<!-- MARKER:end" in DOC by the file SECTION

@@ -88,19 +88,12 @@ for sc in "${SCENARIOS[@]}"; do
     [[ " ${ALL_SCENARIOS[*]} " == *" $sc "* ]] || { echo "unknown scenario $sc" >&2; usage; exit 2; }
 done
 
-BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/build-bench}
-OUT_DIR=${BENCH_OUT:-$BUILD_DIR/bench-results}
-DOC=$ROOT/docs/PERFORMANCE.md
 DOVECOT=${DOVECOT:-/usr/sbin/dovecot}
-HZ=$(getconf CLK_TCK)
-NOISE=${NOISE_PCT:-30}
-
-BENCH_NAME=pop3_bench
-. "$ROOT/bench/lib.sh"   # log, die, policy-rc.d, process groups, CPU, docs
-
-mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
-STAMP=$(date +%Y%m%d-%H%M%S)
-RUNLOG=$OUT_DIR/pop3_bench.$STAMP   # per-run files: $RUNLOG.ROUND.SERVER.SCENARIO.*
+# bench_init, log, die, policy-rc.d, start_server_argv, pgid_of, port_busy,
+# round_order, run_cell, tree_ticks, kv, cpu_snap, cpu_row, nonlo_tx,
+# AWK_STATS, splice_doc_section
+. "$ROOT/bench/lib.sh"
+bench_init pop3_bench   # OUT_DIR, DOC, HZ, NOISE; per-run files: $RUNLOG.rROUND.SERVER.SCENARIO.*
 
 # ---------------------------------------------------------------- tools
 
@@ -248,7 +241,6 @@ if [[ $(id -u) -eq 0 ]]; then
 fi
 
 # ---------------------------------------------------------------- port
-port_busy() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2> /dev/null; }
 for ((i = 0; i < 50; i++)); do
     port_busy "$PORT" || break
     PORT=$((PORT + 1))
@@ -363,18 +355,9 @@ cleanup() {
 }
 trap 'cleanup' EXIT
 trap 'cleanup; exit 130' INT TERM
-
-# CPU ticks (utime+stime+cutime+cstime) summed over the processes of the
-# server's session (setsid made SRV_PID its id; Dovecot's children stay in
-# it). Children that exited were reaped by a member (Dovecot's master), so
-# their time is in its cutime/cstime. Prints "user system nprocs".
-tree_ticks() {
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v sid="$1" '
-        { sub(/^.*\) /, "") }
-        $4 == sid { u += $12 + $14; s += $13 + $15; n++ }
-        END { print u + 0, s + 0, n + 0 }'
-}
-kv() { tr ' ' '\n' < "$1" | sed -n "s/^$2=//p" | head -n1; }
+# The server's CPU time: tree_ticks (lib.sh) over its session, setsid made
+# SRV_PID its id; Dovecot's children stay in it and the time of those that
+# exited is in the master's cutime/cstime.
 
 # ---------------------------------------------------------------- runs
 scenario_args() { # -> DS (dataset), P_ARGS (pop3load), WARM (warm-up args), UNIT
@@ -427,25 +410,17 @@ run_one() { # ROUND SERVER SCENARIO
     elif [[ $rc -ne 0 ]]; then status="fail(rc=$rc)"
     fi
     local row
-    row=$(awk -v secs="$secs" -v ops="$ops" -v t="$((su1 - su0 + ss1 - ss0))" -v k="$((ss1 - ss0))" \
-              -v hz="$HZ" -v busy="$((c1 - c0))" -v cli="$cli" '
-        BEGIN {
-            srv = t / hz
-            other = 0; if (secs > 0) other = 100 * (busy / hz - srv - cli) / secs
-            if (other < 0) other = 0
-            per = ""; if (ops > 0) per = sprintf("%.1f", 1e6 * srv / ops)
-            sys = ""; if (t > 0) sys = sprintf("%.0f", 100 * k / t)
-            printf "%.2f|%s|%s|%.2f|%.0f", srv, per, sys, cli, other
-        }')
+    row=$(cpu_row "$secs" "$ops" "$((su1 - su0 + ss1 - ss0))" "$((ss1 - ss0))" "$((c1 - c0))" "$cli" %.1f)
+    # f: server CPU s, us/op, kernel %, client CPU s, client us/op, other %
     local f; IFS='|' read -r -a f <<< "$row"
     # a failed run is not repeated: noise does not explain a protocol error
-    if [[ ${f[4]} -gt $NOISE && ( $status == ok || $status == timebound ) ]]; then status="$status,noisy"; LAST_NOISY=1; fi
+    if [[ ${f[5]} -gt $NOISE && ( $status == ok || $status == timebound ) ]]; then status="$status,noisy"; LAST_NOISY=1; fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$srv" "$sc" \
-        "$ok" "$failed" "$cut" "$secs" "$lps" "$mps" "$mbs" "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "${f[4]}" \
+        "$ok" "$failed" "$cut" "$secs" "$lps" "$mps" "$mbs" "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "${f[5]}" \
         "$np" "$txd" "$status" >> "$TSV"
     local what
     if [[ $UNIT == login ]]; then what="$lps logins/s"; else what="$mps msgs/s, $mbs MB/s"; fi
-    log "round $round $sc $srv: $ok sessions in $secs s = $what; server CPU ${f[0]} s (${f[1]} us/$UNIT, ${f[2]}% kernel, $np procs), client ${f[3]} s, other ${f[4]}% [$status]"
+    log "round $round $sc $srv: $ok sessions in $secs s = $what; server CPU ${f[0]} s (${f[1]} us/$UNIT, ${f[2]}% kernel, $np procs), client ${f[3]} s, other ${f[5]}% [$status]"
     [[ -s $base.err ]] && log "  pop3load: $(head -n 3 "$base.err" | tr '\n' ' ')"
 }
 
@@ -457,13 +432,9 @@ T_START=$(date -u '+%Y-%m-%d %H:%M UTC')
 NONLO0=$(nonlo_tx)
 for ((r = 1; r <= ROUNDS; r++)); do
     for sc in "${SCENARIOS[@]}"; do
-        if ((r % 2)); then order=("${SERVERS[@]}"); else order=(); for ((j = ${#SERVERS[@]} - 1; j >= 0; j--)); do order+=("${SERVERS[j]}"); done; fi
-        for srv in "${order[@]}"; do
-            for ((try = 0; try < 3; try++)); do
-                run_one "$r" "$srv" "$sc"
-                sleep 0.3
-                [[ $LAST_NOISY -eq 0 ]] && break
-            done
+        round_order "$r"
+        for srv in "${ORDER[@]}"; do
+            run_cell "$r" "$srv" "$sc" 0.3
         done
     done
 done
@@ -474,19 +445,7 @@ T_END=$(date -u '+%H:%M UTC')
 # Per scenario: medians per server (clean runs of a cell if any, else all,
 # marked *) of the primary rate (logins/s or msgs/s), MB/s, server CPU per
 # op; ratios posthorn/dovecot; per-round wins.
-SUMMARY=$(awk -F'\t' -v scs="${SCENARIOS[*]}" '
-    function median(list,   a, n, i, j, t) {
-        n = split(list, a, " ")
-        if (n == 0) return ""
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function range(list,   a, n, i, lo, hi) {
-        n = split(list, a, " "); if (n == 0) return "-"
-        lo = hi = a[1] + 0
-        for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
-        return sprintf("%.0f-%.0f", lo, hi)
-    }
+SUMMARY=$(awk -F'\t' -v scs="${SCENARIOS[*]}" "$AWK_STATS"'
     NR > 1 {
         k = $2 SUBSEP $3; rate = ($3 ~ /^login/) ? $8 : $9
         seen[k] = 1

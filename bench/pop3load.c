@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadutil.h"
+
 enum mode { M_LOGIN, M_STAT, M_RETR };
 enum step { S_GREET, S_USER, S_PASS, S_STAT, S_RETR, S_QUIT };
 /* where a RETR body is: inside a line, at a line start, after a line-start
@@ -83,13 +85,6 @@ static struct {
     uint64_t octets, wire;
     int reported;
 } st;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void end_session(struct sess *s, int ok, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -381,11 +376,7 @@ int main(int argc, char **argv)
     if (optind != argc || port <= 0 || port > 65535 || conns < 1 || conns > 10000 ||
         max_sessions < 1 || !(tlimit > 0))
         usage();
-    memset(&target, 0, sizeof target);
-    target.sin_family = AF_INET;
-    target.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, addr, &target.sin_addr) != 1 ||
-        (ntohl(target.sin_addr.s_addr) >> 24) != 127) {
+    if (loopback_target(&target, addr, port) != 0) {
         fprintf(stderr, "pop3load: %s is not a loopback address\n", addr);
         return 2;
     }
@@ -439,10 +430,7 @@ int main(int argc, char **argv)
             close(ss[k].fd);
             cut++;
         }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    double cpu = cpu_self_s();
     static const char *const names[] = { "login", "stat", "retr" };
     printf("mode=%s conns=%d started=%ld sessions_ok=%ld sessions_failed=%ld cut=%ld "
            "logins=%ld msgs=%ld octets=%llu wire_bytes=%llu elapsed_s=%.4f "

@@ -114,23 +114,15 @@ for sc in "${SCENARIOS[@]}"; do
 done
 P_SMTP=$PORT P_SUB=$((PORT + 1)) P_SMTPS=$((PORT + 2)) F_SMTP=$((PORT + 10)) F_SMTPS=$((PORT + 12))
 
-BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/build-bench}
-OUT_DIR=${BENCH_OUT:-$BUILD_DIR/bench-results}
 TMP_BASE=${BENCH_TMP:-${TMPDIR:-/tmp}}
-DOC=$ROOT/docs/PERFORMANCE.md
 SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}        # install_postfix checks these
 SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 PF_MASTER=/usr/lib/postfix/sbin/master
-HZ=$(getconf CLK_TCK)
-NOISE=${NOISE_PCT:-30}
-BENCH_NAME=tls_bench
-# log, die, install_postfix, bench_build, start_server_argv, wait_banner,
-# stop_server, pgid_of, tree_ticks, kv, cpu_snap, nonlo_tx, splice_doc_section
+# bench_init, log, die, install_postfix, bench_build, start_server_argv,
+# wait_banner, stop_server, pgid_of, port_busy, round_order, run_cell,
+# tree_ticks, kv, cpu_snap, cpu_row, nonlo_tx, AWK_STATS, splice_doc_section
 . "$ROOT/bench/lib.sh"
-
-mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
-STAMP=$(date +%Y%m%d-%H%M%S)
-RUNLOG=$OUT_DIR/tls_bench.$STAMP   # per-run files: $RUNLOG.rROUND.SERVER.SCENARIO.*
+bench_init tls_bench    # OUT_DIR, DOC, HZ, NOISE; per-run files: $RUNLOG.rROUND.SERVER.SCENARIO.*
 
 NEED_PF=0 NEED_PH=0
 [[ $WHICH != posthornd ]] && NEED_PF=1
@@ -159,7 +151,6 @@ SERVERS=()
 [[ $NEED_PH -eq 1 ]] && SERVERS+=(posthornd)
 [[ $NEED_PF -eq 1 ]] && SERVERS+=(postfix)
 
-port_busy() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2> /dev/null; }
 for p in $P_SMTP $P_SUB $P_SMTPS $F_SMTP $F_SMTPS; do
     port_busy "$p" && die "port $p on 127.0.0.1 is in use (choose another base with -p)"
 done
@@ -305,17 +296,7 @@ run_one() { # ROUND SERVER SCENARIO
     elif [[ $((su1 + ss1)) -lt $((su0 + ss0)) ]]; then status="fail(cpu)"   # a lost process: no CPU figure
     fi
     local row
-    row=$(awk -v secs="$secs" -v ops="$ops" -v t="$((su1 - su0 + ss1 - ss0))" -v k="$((ss1 - ss0))" \
-              -v hz="$HZ" -v busy="$((c1 - c0))" -v cli="$cli" '
-        BEGIN {
-            srv = t / hz
-            other = 0; if (secs > 0) other = 100 * (busy / hz - srv - cli) / secs
-            if (other < 0) other = 0
-            per = ""; cper = ""
-            if (ops > 0) { per = sprintf("%.0f", 1e6 * srv / ops); cper = sprintf("%.0f", 1e6 * cli / ops) }
-            sys = ""; if (t > 0) sys = sprintf("%.0f", 100 * k / t)
-            printf "%.2f|%s|%s|%.2f|%s|%.0f", srv, per, sys, cli, cper, other
-        }')
+    row=$(cpu_row "$secs" "$ops" "$((su1 - su0 + ss1 - ss0))" "$((ss1 - ss0))" "$((c1 - c0))" "$cli")
     local f; IFS='|' read -r -a f <<< "$row"
     # a failed run is not repeated: noise does not explain a protocol error
     if [[ ${f[5]} -gt $NOISE && ( $status == ok || $status == timebound ) ]]; then status="$status,noisy"; LAST_NOISY=1; fi
@@ -345,14 +326,10 @@ T0=$EPOCHSECONDS
 NONLO0=$(nonlo_tx)
 for ((r = 1; r <= ROUNDS; r++)); do
     start_servers "$r"
-    if ((r % 2)); then order=("${SERVERS[@]}"); else order=(); for ((j = ${#SERVERS[@]} - 1; j >= 0; j--)); do order+=("${SERVERS[j]}"); done; fi
+    round_order "$r"
     for sc in "${SCENARIOS[@]}"; do
-        for srv in "${order[@]}"; do
-            for ((try = 0; try < 3; try++)); do
-                run_one "$r" "$srv" "$sc"
-                sleep 0.2
-                [[ $LAST_NOISY -eq 0 ]] && break
-            done
+        for srv in "${ORDER[@]}"; do
+            run_cell "$r" "$srv" "$sc" 0.2
         done
     done
     stop_servers
@@ -375,19 +352,7 @@ declare -A RATE RANGE MARK MB CPU CLI RES BAD TLSV
 while IFS='|' read -r srv sc rate range mark mb cpu cli res bad tlsv; do
     k=$srv.$sc
     RATE[$k]=$rate RANGE[$k]=$range MARK[$k]=$mark MB[$k]=$mb CPU[$k]=$cpu CLI[$k]=$cli RES[$k]=$res BAD[$k]=$bad TLSV[$k]=$tlsv
-done < <(awk -F'\t' '
-    function median(list,   a, n, i, j, t) {
-        n = split(list, a, " ")
-        if (n == 0) return ""
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function range(list,   a, n, i, lo, hi) {
-        n = split(list, a, " "); if (n == 0) return "-"
-        lo = hi = a[1] + 0
-        for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
-        return sprintf("%.0f-%.0f", lo, hi)
-    }
+done < <(awk -F'\t' "$AWK_STATS"'
     NR > 1 {
         k = $2 "|" $3; seen[k] = 1
         if ($21 == "ok") { cr[k] = cr[k] " " $8; cm[k] = cm[k] " " $9; cc[k] = cc[k] " " $11; cl[k] = cl[k] " " $14
@@ -428,13 +393,7 @@ done
 # in the msg-* runs -- fsync on a shared VM disk -- is larger than the
 # difference looked for)
 paired() {
-    awk -F'\t' -v s="$1" -v a="$2" -v b="$3" '
-        function median(list,   x, n, i, j, t) {
-            n = split(list, x, " ")
-            if (n == 0) return ""
-            for (i = 2; i <= n; i++) for (j = i; j > 1 && x[j-1] + 0 > x[j] + 0; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
-            return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
-        }
+    awk -F'\t' -v s="$1" -v a="$2" -v b="$3" "$AWK_STATS"'
         NR > 1 && $2 == s && ($3 == a || $3 == b) && $21 ~ /^(ok|timebound)/ {
             k = $3 SUBSEP $1
             if ($21 == "ok" || !(k in clean)) { r[k] = $8; c[k] = $11 }

@@ -68,6 +68,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "loadutil.h"
+
 enum mode { M_HANDSHAKE, M_IMPLICIT, M_MESSAGES };
 
 #define REPLY_MAX 1000
@@ -94,13 +96,6 @@ static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t info_lock = PTHREAD_MUTEX_INITIALIZER;
 static char info_proto[32] = "-", info_cipher[64] = "-", info_group[32] = "-";
 static atomic_int info_set;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* One connection: the socket, its TLS state once started, a read buffer. */
 struct conn {
@@ -485,11 +480,7 @@ int main(int argc, char **argv)
         (opt.auth && (!strchr(opt.auth, ':') || strlen(opt.auth) > 300)) ||
         strlen(opt.from) > 300 || strlen(opt.rcpt) > 300)
         usage();
-    memset(&target, 0, sizeof target);
-    target.sin_family = AF_INET;
-    target.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, addr, &target.sin_addr) != 1 ||
-        (ntohl(target.sin_addr.s_addr) >> 24) != 127) {
+    if (loopback_target(&target, addr, port) != 0) {
         fprintf(stderr, "tlsload: %s is not a loopback address\n", addr);
         return 2;
     }
@@ -545,10 +536,7 @@ int main(int argc, char **argv)
         if (cs[k].sess)
             SSL_SESSION_free(cs[k].sess);
 
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    double cpu = cpu_self_s();
     static const char *const names[] = { "handshake", "implicit", "messages" };
     long nh = atomic_load(&handshakes), nm = atomic_load(&msgs);
     long nf = atomic_load(&failures), nc = atomic_load(&cut);

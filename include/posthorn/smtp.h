@@ -312,7 +312,8 @@ PH_API int ph_smtp_server_allow_param(ph_smtp_server *srv, bool for_rcpt,
 /* The server's plugin pipeline (plugin.h). Inbound events (args start
    with the session id): "connection" (peer addr, peer port, local addr,
    local port), "cmd_<verb>" for table verbs and "unknown" otherwise
-   (verb, argument text; after the sequencing checks, before the handler),
+   (verb, argument text -- for AUTH only the mechanism, never the
+   credentials; after the sequencing checks, before the handler),
    "header" (name, value), "eom" (size), "disconnected". A plugin that
    eats a command or eom must have replied with ph_smtp_reply() (else the
    client gets 451 4.3.0). Outbound: "response" (code, enhanced code or

@@ -10,11 +10,14 @@ on a leak or a memory error in the server.
 The binaries are found under $PH_BIN_DIR (the CMake build directory).
 """
 
+import base64
 import os
 import re
 import select
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -79,6 +82,81 @@ def wait_close(client, timeout, unread_ok=True):
                              % client.buf)
 
 
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def sasl_plain(user, password, authzid=""):
+    """The base64 SASL PLAIN response (RFC 4616)."""
+    return b64("%s\0%s\0%s" % (authzid, user, password))
+
+
+def read_until_close(sock, timeout=TIMEOUT):
+    """Every byte until the peer closes (EOF, reset or a TLS error);
+    fails if the connection is still open after timeout."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("connection still open; got %r" % data)
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(4096)
+        except socket.timeout:
+            continue
+        except (ConnectionError, ssl.SSLError):
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def recv_line(sock):
+    """Bytes up to and including the first CRLF (a greeting read off a
+    raw or TLS socket); fails if the peer closes first."""
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(512)
+        if not chunk:
+            raise AssertionError("closed before a line; got %r" % data)
+        data += chunk
+    return data
+
+
+# ---- TLS ------------------------------------------------------------------
+
+OPENSSL = shutil.which("openssl")
+
+
+def make_cert(directory, cn="localhost", prefix="", ec=False):
+    """A self-signed certificate (RSA 2048, or EC P-256 with ec) made with
+    openssl req into directory as <prefix>cert.pem and <prefix>key.pem;
+    returns (cert path, key path)."""
+    cert = os.path.join(directory, prefix + "cert.pem")
+    key = os.path.join(directory, prefix + "key.pem")
+    newkey = (["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if ec
+              else ["rsa:2048"])
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey"] + newkey +
+                   ["-nodes", "-subj", "/CN=" + cn, "-days", "2",
+                    "-keyout", key, "-out", cert],
+                   check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   timeout=60)
+    return cert, key
+
+
+def client_ctx():
+    """A TLS client context that accepts the self-signed test
+    certificates (no verification, no host name check)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 class Server:
     """A program under test, started with its stdout/stderr captured."""
 
@@ -140,6 +218,26 @@ class Server:
                         "stderr=%r" % (rx.pattern, timeout, self.lines[-40:],
                                        self.err[-20:]))
                 self.cond.wait(min(left, 0.1))
+
+    def wait_err(self, pattern, count=1, timeout=TIMEOUT):
+        """Waits until count stderr lines (the program's log) match
+        pattern (regex string or compiled); returns them. Raises
+        AssertionError on timeout or if the program exits first."""
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        while True:
+            exited = self.proc.poll() is not None
+            if exited:                      # let the pump read to EOF
+                self._threads[1].join(timeout=1)
+            with self.cond:
+                hits = [l for l in self.err if rx.search(l)]
+            if len(hits) >= count:
+                return hits
+            if exited or time.monotonic() > deadline:
+                raise AssertionError(
+                    "no %d stderr line(s) matching %r (rc=%s): %r"
+                    % (count, rx.pattern, self.proc.poll(), self.err[-20:]))
+            time.sleep(0.02)
 
     def out(self, prefix=None):
         with self.cond:
@@ -345,6 +443,18 @@ class TestCase(unittest.TestCase):
     def start_testd(self, *args, **kw):
         self.require(TESTD)
         return self.start([TESTD] + list(args), **kw)
+
+    def log_line(self, srv, pattern, timeout=TIMEOUT):
+        """The first line of srv's log (stderr) matching pattern, waited
+        for."""
+        return srv.wait_err(pattern, timeout=timeout)[0]
+
+    def raw_connect(self, port, host="127.0.0.1"):
+        """A plain socket to port (closed at cleanup), for bytes no
+        client library would send."""
+        sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        self.addCleanup(sock.close)
+        return sock
 
     def require(self, path):
         if not os.access(path, os.X_OK):

@@ -277,6 +277,18 @@ class Pop3TestCase(phtest.TestCase):
         self.require(POP3_TESTD)
         return self.start([POP3_TESTD] + list(args) + [self.mail.root])
 
+    def check_poplib_login(self, p):
+        """Logs a poplib client in as alice and checks STAT and RETR 1
+        against the known messages."""
+        p.user("alice")
+        p.pass_("wonderland")
+        n, total = p.stat()
+        self.assertEqual(n, len(KNOWN))
+        self.assertEqual(total, sum(list_size(d) for _, _, d in KNOWN))
+        resp, lines, _ = p.retr(1)
+        self.assertTrue(resp.startswith(b"+OK"))
+        self.assertEqual(lines, [l[:-2] for l in split_lines(KNOWN[0][2])])
+
     def wait_unlocked(self, srv, user="alice", timeout=5):
         """Logs in again until the previous session's lock is gone;
         returns the logged-in client."""

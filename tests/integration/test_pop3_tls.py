@@ -5,7 +5,7 @@ with --auth-plaintext), the STLS injection rule (a command pipelined
 behind STLS never runs), the greeting and "connection" event only after
 an implicit handshake, failed and timed-out handshakes that leave the
 server serving. The certificate is made per test class with openssl
-req into a temporary directory."""
+req into a temporary directory (phtest.make_cert)."""
 
 import hashlib
 import poplib
@@ -19,19 +19,11 @@ import time
 import unittest
 
 import phtest
-from test_pop3_common import KNOWN, Pop3TestCase, list_size
+from phtest import OPENSSL, client_ctx
+from test_pop3_common import KNOWN, Pop3TestCase
 
 NO_PLAINTEXT = ("-ERR [AUTH] Plaintext authentication disallowed on "
                 "non-secure connection; use STLS first")
-OPENSSL = shutil.which("openssl")
-
-
-def client_context():
-    """A client context that accepts the self-signed test certificate."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @unittest.skipIf(OPENSSL is None, "openssl not installed")
@@ -40,13 +32,7 @@ class TlsCase(Pop3TestCase):
     @classmethod
     def setUpClass(cls):
         cls.certdir = tempfile.mkdtemp(prefix="ph-pop3-tls-")
-        cls.cert = cls.certdir + "/cert.pem"
-        cls.key = cls.certdir + "/key.pem"
-        subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048",
-                        "-nodes", "-subj", "/CN=localhost", "-days", "2",
-                        "-keyout", cls.key, "-out", cls.cert],
-                       check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=60)
+        cls.cert, cls.key = phtest.make_cert(cls.certdir)
 
     @classmethod
     def tearDownClass(cls):
@@ -72,29 +58,17 @@ class TlsCase(Pop3TestCase):
 
     def pop3_ssl(self, srv):
         p = poplib.POP3_SSL("127.0.0.1", srv.pop3s, timeout=phtest.TIMEOUT,
-                            context=client_context())
+                            context=client_ctx())
         self.addCleanup(p.close)
         return p
 
     def wrap(self, c):
         """Turns a raw Pop3 client's socket into TLS (after STLS +OK)."""
         self.assertEqual(c.buf, b"", "plaintext after the +OK")
-        c.sock = client_context().wrap_socket(c.sock,
+        c.sock = client_ctx().wrap_socket(c.sock,
                                               server_hostname="localhost")
         return c
 
-    def log_line(self, srv, pattern, timeout=phtest.TIMEOUT):
-        """Waits for a line of the server's log (stderr with -v)."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with srv.cond:
-                for line in srv.err:
-                    if rx.search(line):
-                        return line
-            time.sleep(0.05)
-        raise AssertionError("no log line %r; stderr=%r"
-                             % (pattern, srv.err[-20:]))
 
 
 class Stls(TlsCase):
@@ -107,7 +81,7 @@ class Stls(TlsCase):
         self.assertNotIn("USER", caps)
         self.assertNotIn("SASL", caps)
         self.assertIn("UIDL", caps)
-        p.stls(client_context())
+        p.stls(client_ctx())
         caps = p.capa()
         self.assertNotIn("STLS", caps)
         self.assertIn("USER", caps)
@@ -139,15 +113,9 @@ class Stls(TlsCase):
             p.user("alice")
         self.assertIn(b"Plaintext authentication disallowed",
                       cm.exception.args[0])
-        p.stls(client_context())
+        p.stls(client_ctx())
         self.assertIsInstance(p.sock, ssl.SSLSocket)
-        p.user("alice")
-        p.pass_("wonderland")
-        n, total = p.stat()
-        self.assertEqual(n, len(KNOWN))
-        self.assertEqual(total, sum(list_size(d) for _, _, d in KNOWN))
-        resp, lines, _ = p.retr(1)
-        self.assertTrue(resp.startswith(b"+OK"))
+        self.check_poplib_login(p)
         p.quit()
 
     def test_user_name_forgotten_after_stls(self):
@@ -253,9 +221,7 @@ class Pop3s(TlsCase):
 
     def test_greeting_and_event_after_handshake(self):
         srv = self.start_tls_testd("-E")
-        raw = socket.create_connection(("127.0.0.1", srv.pop3s),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.pop3s)
         srv.settle(0.3)
         # Connected, but no handshake yet: no event, no greeting.
         self.assertEqual(srv.out("EVENT connection"), [])
@@ -263,12 +229,8 @@ class Pop3s(TlsCase):
         with self.assertRaises(socket.timeout):
             raw.recv(100)
         raw.settimeout(phtest.TIMEOUT)
-        tls = client_context().wrap_socket(raw, server_hostname="localhost")
-        greeting = b""
-        while not greeting.endswith(b"\r\n"):
-            chunk = tls.recv(512)
-            self.assertTrue(chunk, "closed before the greeting")
-            greeting += chunk
+        tls = client_ctx().wrap_socket(raw, server_hostname="localhost")
+        greeting = phtest.recv_line(tls)
         self.assertTrue(greeting.startswith(b"+OK testd.example"))
         srv.wait_line(r"^EVENT connection 1 127\.0\.0\.1 ")
         tls.sendall(b"QUIT\r\n")
@@ -286,19 +248,9 @@ class Pop3s(TlsCase):
 
     def test_failed_handshake_then_good_login(self):
         srv = self.start_tls_testd()
-        raw = socket.create_connection(("127.0.0.1", srv.pop3s),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.pop3s)
         raw.sendall(b"USER alice\r\nPASS wonderland\r\n")
-        got = b""
-        while True:
-            try:
-                chunk = raw.recv(4096)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            got += chunk
+        got = phtest.read_until_close(raw)
         # At most a TLS alert record; never a POP3 line.
         self.assertNotIn(b"+OK", got)
         self.assertNotIn(b"-ERR", got)
@@ -311,9 +263,7 @@ class Pop3s(TlsCase):
 
     def test_handshake_timeout(self):
         srv = self.start_tls_testd("--tls-timeout", "1")
-        raw = socket.create_connection(("127.0.0.1", srv.pop3s),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.pop3s)
         t0 = time.monotonic()
         self.assertEqual(raw.recv(100), b"")
         self.assertLess(time.monotonic() - t0, 4)
@@ -322,9 +272,7 @@ class Pop3s(TlsCase):
     def test_max_sessions_no_plaintext(self):
         srv = self.start_tls_testd("-N", "1")
         first = self.pop3_ssl(srv)
-        raw = socket.create_connection(("127.0.0.1", srv.pop3s),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.pop3s)
         # Over the limit on a POP3S port: closed without a plaintext line.
         self.assertEqual(raw.recv(100), b"")
         first.quit()

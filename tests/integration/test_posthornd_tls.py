@@ -7,7 +7,6 @@ TLS, and real clients (swaks, curl, openssl s_client) when installed.
 Each test starts its own daemon (the per-address AUTH failure guard and
 the certificate files are per daemon)."""
 
-import base64
 import os
 import poplib
 import re
@@ -22,44 +21,15 @@ import threading
 import time
 import unittest
 
+from phtest import (OPENSSL, b64, client_ctx, make_cert, read_until_close,
+                    sasl_plain as plain)
 from test_posthornd import DAEMON, DaemonCase, free_port
 
-OPENSSL = shutil.which("openssl")
 SWAKS = shutil.which("swaks")
 CURL = shutil.which("curl")
 
 ALICE, ALICE_PW = "alice@example.org", "secret"
 BOB, BOB_PW = "bob@example.org", "hunter2"
-
-
-def b64(data):
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.b64encode(data).decode()
-
-
-def plain(user, password, authzid=""):
-    return b64("%s\0%s\0%s" % (authzid, user, password))
-
-
-def client_ctx():
-    """A TLS client context that accepts the self-signed test cert."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def make_cert(directory, cn, stem):
-    """A self-signed RSA certificate; returns (cert path, key path)."""
-    cert = os.path.join(directory, stem + "-cert.pem")
-    key = os.path.join(directory, stem + "-key.pem")
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-subj", "/CN=" + cn, "-days", "2", "-keyout", key,
-                    "-out", cert], check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                   timeout=30)
-    return cert, key
 
 
 def der_of(cert_path):
@@ -85,8 +55,8 @@ class TLSCase(DaemonCase):
             raise unittest.SkipTest("openssl binary not found: cannot make "
                                     "test certificates")
         cls.certdir = tempfile.mkdtemp(prefix="ph-tls-certs-")
-        cls.cert1, cls.key1 = make_cert(cls.certdir, "localhost", "one")
-        cls.cert2, cls.key2 = make_cert(cls.certdir, "reloaded.test", "two")
+        cls.cert1, cls.key1 = make_cert(cls.certdir, "localhost", "one-")
+        cls.cert2, cls.key2 = make_cert(cls.certdir, "reloaded.test", "two-")
 
     @classmethod
     def tearDownClass(cls):
@@ -126,24 +96,10 @@ class TLSCase(DaemonCase):
             srv = self.start(argv + list(extra), ready=False)
         finally:
             os.chdir(old)
-        self.wait_err(srv, "event=ready", timeout=10)
+        srv.wait_err("event=ready", timeout=10)
         return srv
 
     # -- helpers ----------------------------------------------------------
-
-    def wait_err(self, srv, pattern, count=1, timeout=5):
-        """Waits until count stderr lines match pattern; returns them."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            with srv.cond:
-                hits = [l for l in srv.err if rx.search(l)]
-            if len(hits) >= count:
-                return hits
-            if srv.proc.poll() is not None or time.monotonic() > deadline:
-                self.fail("no %d stderr line(s) matching %r (rc=%s): %r"
-                          % (count, pattern, srv.proc.poll(), srv.err[-15:]))
-            time.sleep(0.02)
 
     def ehlo_raw(self, c, name="client.test"):
         c.send("EHLO %s\r\n" % name)
@@ -260,7 +216,7 @@ class SMTP(TLSCase):
             self.assertTrue(lines[0].startswith("mx.test"), lines)
             c.cmd("QUIT", 221)
             self.assertEqual(c.buf, b"")
-        self.wait_err(srv, r"event=starttls_pipelining discarded=6", count=2)
+        srv.wait_err(r"event=starttls_pipelining discarded=6", count=2)
 
 
 class Submission(TLSCase):
@@ -303,7 +259,7 @@ class Submission(TLSCase):
                                       b"from alice\r\n"))
         self.assert_trace(data, "ESMTPSA", tls=True)
         self.assertEqual(self.maildir_files("alice"), [])
-        self.wait_err(srv, r"event=login status=ok user=alice@example\.org")
+        srv.wait_err(r"event=login status=ok user=alice@example\.org")
         self.assertFalse([l for l in srv.err if ALICE_PW in l])
 
     def test_auth_plain_without_initial_response(self):
@@ -787,16 +743,7 @@ class Handshakes(TLSCase):
     def expect_closed(self, c, timeout=5):
         """The server closes c (anything it sends first is ignored: a TLS
         alert)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            self.assertGreater(left, 0, "connection still open")
-            c.sock.settimeout(left)
-            try:
-                if not c.sock.recv(65536):
-                    return
-            except (ConnectionResetError, BrokenPipeError):
-                return
+        read_until_close(c.sock, timeout)
 
     def test_failed_handshakes(self):
         self.start_tls_daemon()
@@ -872,7 +819,7 @@ class Reload(TLSCase):
         shutil.copy(self.cert2, self.cert)
         shutil.copy(self.key2, self.key)
         os.kill(srv.pid, signal.SIGHUP)
-        self.wait_err(srv, r"event=tls_reload status=ok")
+        srv.wait_err(r"event=tls_reload status=ok")
 
         self.assertEqual(cn_of(self.peer_der(self.smtps)), "reloaded.test")
         self.assertEqual(self.peer_der(self.pops), new_der)
@@ -899,16 +846,16 @@ class Reload(TLSCase):
             f.write("-----BEGIN CERTIFICATE-----\nnot a cert\n"
                     "-----END CERTIFICATE-----\n")
         os.kill(srv.pid, signal.SIGHUP)
-        self.wait_err(srv, r"event=tls_reload status=failed .*keeping=old")
+        srv.wait_err(r"event=tls_reload status=failed .*keeping=old")
         self.assertEqual(self.peer_der(self.smtps), old_der)
         # a matching pair later is picked up
         shutil.copy(self.cert2, self.cert)
         os.kill(srv.pid, signal.SIGHUP)               # key1 with cert2
-        self.wait_err(srv, r"event=tls_reload status=failed", count=2)
+        srv.wait_err(r"event=tls_reload status=failed", count=2)
         self.assertEqual(self.peer_der(self.pops), old_der)
         shutil.copy(self.key2, self.key)
         os.kill(srv.pid, signal.SIGHUP)
-        self.wait_err(srv, r"event=tls_reload status=ok")
+        srv.wait_err(r"event=tls_reload status=ok")
         self.assertEqual(self.peer_der(self.smtps), der_of(self.cert2))
 
     def test_sighup_storm_with_tls_sessions(self):
@@ -946,7 +893,7 @@ class Reload(TLSCase):
                 os.rename(self.key + ".new", self.key)
                 os.rename(self.cert + ".new", self.cert)
                 os.kill(srv.pid, signal.SIGHUP)
-                self.wait_err(srv, r"event=reload status=", count=i + 1)
+                srv.wait_err(r"event=reload status=", count=i + 1)
                 time.sleep(0.05)
         finally:
             stop.set()
@@ -955,8 +902,8 @@ class Reload(TLSCase):
         self.assertEqual(errors, [])
         self.assertGreater(len(done), 0)
         self.assertEqual(len(self.maildir_files("bob")), len(done))
-        self.assertEqual(len(self.wait_err(srv, r"event=tls_reload "
-                                                r"status=ok")), 16)
+        self.assertEqual(len(srv.wait_err(r"event=tls_reload "
+                                          r"status=ok")), 16)
 
     def deliver_one(self):
         self.send([ALICE], b"Subject: before hup\r\n\r\nx\r\n")

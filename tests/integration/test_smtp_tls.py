@@ -15,13 +15,11 @@ openssl req into a temporary directory; the clients do not verify it.
 Every socket has a timeout; every server is a child started here and
 stopped by PID."""
 
-import base64
 import re
 import shutil
 import smtplib
 import socket
 import ssl
-import subprocess
 import signal
 import tempfile
 import time
@@ -29,8 +27,9 @@ import unittest
 import warnings
 
 import phtest
+from phtest import (OPENSSL, b64, client_ctx, read_until_close,
+                    sasl_plain as plain)
 
-OPENSSL = shutil.which("openssl")
 CERTDIR = None
 CERT = KEY = None
 
@@ -43,14 +42,7 @@ def setUpModule():
     if OPENSSL is None:
         return
     CERTDIR = tempfile.mkdtemp(prefix="ph-smtp-tls-")
-    CERT = CERTDIR + "/cert.pem"
-    KEY = CERTDIR + "/key.pem"
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
-                    "/CN=localhost", "-days", "2", "-keyout", KEY,
-                    "-out", CERT], check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   timeout=60)
+    CERT, KEY = phtest.make_cert(CERTDIR, ec=True)
 
 
 def tearDownModule():
@@ -58,47 +50,8 @@ def tearDownModule():
         shutil.rmtree(CERTDIR, ignore_errors=True)
 
 
-def b64(data):
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.b64encode(data).decode()
-
-
-def plain(user, password, authzid=""):
-    return b64("%s\0%s\0%s" % (authzid, user, password))
-
-
 GOOD = plain("alice", "wonderland")
 BAD = plain("alice", "queen")
-
-
-def client_ctx():
-    """A client context that accepts the self-signed test certificate."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def read_until_close(sock, timeout=5.0):
-    """Every byte until the peer closes (EOF, reset or a TLS error);
-    fails if the connection is still open after timeout."""
-    data = b""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError("connection still open; got %r" % data)
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(4096)
-        except socket.timeout:
-            continue
-        except (ConnectionError, ssl.SSLError):
-            return data
-        if not chunk:
-            return data
-        data += chunk
 
 
 def bio_handshake(sock, ctx=None):
@@ -139,18 +92,6 @@ class TlsCase(phtest.TestCase):
             srv.smtps = int(line.split("=")[1])
             self.assertNotEqual(srv.smtps, 0)
         return srv
-
-    def log_line(self, srv, pattern, timeout=phtest.TIMEOUT):
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with srv.cond:
-                for line in srv.err:
-                    if rx.search(line):
-                        return line
-            time.sleep(0.02)
-        raise AssertionError("no log line %r; stderr=%r"
-                             % (pattern, srv.err[-20:]))
 
     def ehlo_lines(self, c, name="client.example"):
         c.send("EHLO %s\r\n" % name)
@@ -804,9 +745,7 @@ class Smtps(TlsCase):
 
     def test_greeting_after_handshake(self):
         srv = self.start_tls(smtps=True)
-        raw = socket.create_connection(("127.0.0.1", srv.smtps),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.smtps)
         raw.settimeout(0.3)
         with self.assertRaises(socket.timeout):
             raw.recv(100)
@@ -814,11 +753,7 @@ class Smtps(TlsCase):
         raw.settimeout(phtest.TIMEOUT)
         tls = client_ctx().wrap_socket(raw, server_hostname="localhost")
         self.addCleanup(tls.close)
-        greeting = b""
-        while not greeting.endswith(b"\r\n"):
-            chunk = tls.recv(512)
-            self.assertTrue(chunk, "closed before the greeting")
-            greeting += chunk
+        greeting = phtest.recv_line(tls)
         self.assertEqual(greeting, b"220 testd.example ESMTP posthorn\r\n")
         srv.wait_line(r"^CONNECT peer=127\.0\.0\.1$")
         tls.sendall(b"EHLO x\r\nXWHO\r\nSTARTTLS\r\nQUIT\r\n")
@@ -846,16 +781,12 @@ class Smtps(TlsCase):
     def test_max_sessions_no_plaintext_421(self):
         srv = self.start_tls("--max-sessions", "1", smtps=True)
         first = self.smtps_client(srv)
-        raw = socket.create_connection(("127.0.0.1", srv.smtps),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.smtps)
         got = read_until_close(raw)
         self.assertNotIn(b"421", got)
         self.assertTrue(got == b"" or got[0] == 0x15, got)
         # A real TLS client over the limit: no session either.
-        raw2 = socket.create_connection(("127.0.0.1", srv.smtps),
-                                        timeout=phtest.TIMEOUT)
-        self.addCleanup(raw2.close)
+        raw2 = self.raw_connect(srv.smtps)
         try:
             tls = client_ctx().wrap_socket(raw2, server_hostname="localhost")
             got = read_until_close(tls)
@@ -875,9 +806,7 @@ class Smtps(TlsCase):
 
     def test_handshake_timeout(self):
         srv = self.start_tls("--tls-timeout", "1", smtps=True)
-        raw = socket.create_connection(("127.0.0.1", srv.smtps),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.smtps)
         t0 = time.monotonic()
         self.assertEqual(read_until_close(raw), b"")
         self.assertGreater(time.monotonic() - t0, 0.8)
@@ -891,9 +820,7 @@ class Smtps(TlsCase):
         """A client sending its ClientHello a byte at a time does not
         keep the handshake alive past tls_handshake_timeout."""
         srv = self.start_tls("--tls-timeout", "1", smtps=True)
-        raw = socket.create_connection(("127.0.0.1", srv.smtps),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.smtps)
         t0 = time.monotonic()
         hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 40
         closed = False
@@ -962,9 +889,7 @@ class Smtps(TlsCase):
         # state back to READY and a second 421 follows.
         srv = self.start_tls("-X", smtps=True)
         a = self.keep_alive(srv)
-        raw = socket.create_connection(("127.0.0.1", srv.smtps),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.smtps)
         self.log_line(srv, r"event=connect .* local=127\.0\.0\.1:%d "
                       % srv.smtps)
         srv.send_signal(signal.SIGTERM)
@@ -979,9 +904,7 @@ class Smtps(TlsCase):
 
     def test_plaintext_garbage(self):
         srv = self.start_tls(smtps=True)
-        raw = socket.create_connection(("127.0.0.1", srv.smtps),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.smtps)
         raw.sendall(b"EHLO x\r\nMAIL FROM:<a@example.org>\r\n")
         got = read_until_close(raw)
         self.assertNotIn(b"220", got)
@@ -1030,9 +953,7 @@ class TlsInfo(TlsCase):
                 ctx.maximum_version = ssl.TLSVersion.TLSv1_1
         except (ValueError, ssl.SSLError) as e:
             self.skipTest("client cannot be limited to TLS 1.1: %s" % e)
-        raw = socket.create_connection(("127.0.0.1", srv.smtps),
-                                       timeout=phtest.TIMEOUT)
-        self.addCleanup(raw.close)
+        raw = self.raw_connect(srv.smtps)
         with self.assertRaises(ssl.SSLError) as cm:
             tls = ctx.wrap_socket(raw, server_hostname="localhost")
             tls.recv(100)

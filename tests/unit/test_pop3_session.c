@@ -19,13 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "pop3/pop3_internal.h"
+#include "tls_testutil.h"
 
 /* ---- a mock maildrop: three messages, records dele/close ------------- */
 
@@ -108,12 +104,12 @@ struct h {
     ph_pop3_server  *srv;
     ph_pop3_session *s;
     struct mock      mock;
-    int              fd;
-    SSL_CTX         *cctx;      /* the test's TLS client */
-    SSL             *ssl;
-    char             out[8192];
-    size_t           out_len;
+    struct ttu_client c;        /* the test's side of the socketpair */
 };
+
+#define h_say(h, text)     ttu_say(&(h)->c, (text))
+#define h_tls_say(h, text) ttu_tls_say(&(h)->c, (text))
+#define h_handshake(h)     ttu_handshake(&(h)->c)
 
 static void
 verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
@@ -123,74 +119,12 @@ verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
                        "mock");
 }
 
-/* TLS: a server context made once for the group (a fresh self-signed
-   P-256 certificate in a temporary directory). */
-static ph_tls_ctx *g_tls;
-
-static int
-write_cert(const char *cert, const char *key)
-{
-    EVP_PKEY  *pk = EVP_EC_gen("P-256");
-    X509      *x = X509_new();
-    X509_NAME *name;
-    FILE      *fc = fopen(cert, "w"), *fk = fopen(key, "w");
-    int        ok;
-
-    ok = pk && x && fc && fk &&
-         ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
-         X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
-         X509_gmtime_adj(X509_getm_notAfter(x), 86400) &&
-         X509_set_pubkey(x, pk) && (name = X509_get_subject_name(x)) &&
-         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                    (const unsigned char *)"localhost",
-                                    -1, -1, 0) &&
-         X509_set_issuer_name(x, name) && X509_sign(x, pk, EVP_sha256()) &&
-         PEM_write_X509(fc, x) &&
-         PEM_write_PrivateKey(fk, pk, NULL, NULL, 0, NULL, NULL);
-    if (fc)
-        fclose(fc);
-    if (fk)
-        fclose(fk);
-    X509_free(x);
-    EVP_PKEY_free(pk);
-    return ok ? 0 : -1;
-}
-
-static int
-group_setup(void **state)
-{
-    char dir[] = "/tmp/ph-pop3-tls-XXXXXX", cert[64], key[64], err[256];
-
-    (void)state;
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-    snprintf(key, sizeof(key), "%s/key.pem", dir);
-    if (write_cert(cert, key) == 0)
-        g_tls = ph_tls_ctx_new(&(struct ph_tls_options){
-            .cert_file = cert, .key_file = key }, err, sizeof(err));
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
-    if (g_tls == NULL)
-        fprintf(stderr, "TLS context: %s\n", err);
-    return g_tls ? 0 : -1;
-}
-
-static int
-group_teardown(void **state)
-{
-    (void)state;
-    ph_tls_ctx_free(g_tls);
-    return 0;
-}
-
 enum h_mode { H_PLAIN, H_STLS, H_STLS_PLAINTEXT_OK, H_IMPLICIT };
 
 static void
 h_start_mode(struct h *h, enum ph_drop_status open_status, enum h_mode mode)
 {
-    int sv[2];
+    int fd;
 
     memset(h, 0, sizeof(*h));
     h->mock.open_status = open_status;
@@ -198,17 +132,14 @@ h_start_mode(struct h *h, enum ph_drop_status open_status, enum h_mode mode)
     h->srv = ph_pop3_server_new(h->loop, &(struct ph_pop3_options){
         .maildrop = &mock_ops, .maildrop_ctx = &h->mock,
         .limits = { .auth_fail_delay_ms = PH_POP3_NO_DELAY },
-        .tls = mode == H_PLAIN ? NULL : g_tls,
+        .tls = mode == H_PLAIN ? NULL : ttu_tls,
         .auth_plaintext = mode == H_STLS_PLAINTEXT_OK });
     assert_non_null(h->srv);
     ph_pop3_server_set_verify(h->srv, verify, NULL);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    evutil_make_socket_nonblocking(sv[0]);
-    evutil_make_socket_nonblocking(sv[1]);
-    h->s = mode == H_IMPLICIT ? pop3_session_new_tls(h->srv, sv[0], NULL, 0)
-                              : pop3_session_new(h->srv, sv[0], NULL, 0);
+    fd = ttu_client_open(&h->c, h->loop);
+    h->s = mode == H_IMPLICIT ? pop3_session_new_tls(h->srv, fd, NULL, 0)
+                              : pop3_session_new(h->srv, fd, NULL, 0);
     assert_non_null(h->s);
-    h->fd = sv[1];
 }
 
 static void
@@ -217,80 +148,12 @@ h_start(struct h *h, enum ph_drop_status open_status)
     h_start_mode(h, open_status, H_PLAIN);
 }
 
-/* Sends text, runs the loop, returns everything received since. */
-static const char *
-h_say(struct h *h, const char *text)
-{
-    ssize_t n;
-
-    if (text)
-        assert_int_equal(send(h->fd, text, strlen(text), 0),
-                         (ssize_t)strlen(text));
-    h->out_len = 0;
-    for (int i = 0; i < 20; i++) {
-        event_base_loop(ph_loop_base(h->loop), EVLOOP_NONBLOCK);
-        while ((n = recv(h->fd, h->out + h->out_len,
-                         sizeof(h->out) - 1 - h->out_len,
-                         MSG_DONTWAIT)) > 0)
-            h->out_len += (size_t)n;
-    }
-    h->out[h->out_len] = '\0';
-    return h->out;
-}
-
-/* The client side of a handshake on the socketpair, the loop turning
-   between its steps. */
-static void
-h_handshake(struct h *h)
-{
-    int rc = 0;
-
-    h->cctx = SSL_CTX_new(TLS_client_method());
-    assert_non_null(h->cctx);
-    h->ssl = SSL_new(h->cctx);
-    SSL_set_fd(h->ssl, h->fd);
-    for (int i = 0; i < 2000 && rc != 1; i++) {
-        rc = SSL_connect(h->ssl);
-        if (rc != 1) {
-            int e = SSL_get_error(h->ssl, rc);
-            assert_true(e == SSL_ERROR_WANT_READ ||
-                        e == SSL_ERROR_WANT_WRITE);
-            event_base_loop(ph_loop_base(h->loop), EVLOOP_NONBLOCK);
-            usleep(200);
-        }
-    }
-    assert_int_equal(rc, 1);
-}
-
-/* h_say over TLS. */
-static const char *
-h_tls_say(struct h *h, const char *text)
-{
-    int n;
-
-    if (text)
-        assert_int_equal(SSL_write(h->ssl, text, (int)strlen(text)),
-                         (int)strlen(text));
-    h->out_len = 0;
-    for (int i = 0; i < 40; i++) {
-        event_base_loop(ph_loop_base(h->loop), EVLOOP_NONBLOCK);
-        while ((n = SSL_read(h->ssl, h->out + h->out_len,
-                             (int)(sizeof(h->out) - 1 - h->out_len))) > 0)
-            h->out_len += (size_t)n;
-        usleep(100);
-    }
-    h->out[h->out_len] = '\0';
-    return h->out;
-}
-
 static void
 h_stop(struct h *h)
 {
     ph_pop3_server_free(h->srv);
     ph_loop_free(h->loop);
-    SSL_free(h->ssl);
-    SSL_CTX_free(h->cctx);
-    close(h->fd);
+    ttu_client_close(&h->c);
 }
 
 static void
@@ -372,8 +235,7 @@ test_rset_and_drop(void **state)
                         "+OK Maildrop has 3 messages\r\n");
     assert_string_equal(h_say(&h, "STAT\r\n"), "+OK 3 10\r\n");
     h_say(&h, "DELE 1\r\n");
-    close(h.fd);                    /* dropped in TRANSACTION */
-    h.fd = -1;
+    ttu_client_close(&h.c);         /* dropped in TRANSACTION */
     h_say(&h, NULL);
     assert_int_equal(h.mock.deleted[0], 0);
     assert_int_equal(h.mock.closed, 1);
@@ -565,7 +427,7 @@ test_failed_handshake(void **state)
     assert_int_equal(ph_pop3_server_session_count(h.srv), 1);
     h_say(&h, "USER me\r\n");
     assert_int_equal(ph_pop3_server_session_count(h.srv), 0);
-    assert_int_equal(recv(h.fd, h.out, sizeof(h.out), MSG_DONTWAIT), 0);
+    assert_int_equal(recv(h.c.fd, h.c.out, sizeof(h.c.out), MSG_DONTWAIT), 0);
     h_stop(&h);
 }
 
@@ -585,5 +447,5 @@ main(void)
         cmocka_unit_test(test_implicit_tls),
         cmocka_unit_test(test_failed_handshake),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, ttu_group_setup, ttu_group_teardown);
 }

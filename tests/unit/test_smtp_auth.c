@@ -19,15 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "auth/sasl.h"
 #include "smtp/smtp_internal.h"
+#include "tls_testutil.h"
 
 /* ---- what verify saw, and how it answers ------------------------------ */
 
@@ -71,68 +66,6 @@ verify(ph_smtp_session *s, const struct ph_smtp_auth *a, void *ctx)
     w->second_rc = ph_smtp_auth_reply(s, PH_SMTP_AUTH_OK, NULL);
 }
 
-/* ---- TLS: a server context made once for the group ------------------- */
-
-static ph_tls_ctx *g_tls;
-
-static int
-write_cert(const char *cert, const char *key)
-{
-    EVP_PKEY  *pk = EVP_EC_gen("P-256");
-    X509      *x = X509_new();
-    X509_NAME *name;
-    FILE      *fc = fopen(cert, "w"), *fk = fopen(key, "w");
-    int        ok;
-
-    ok = pk && x && fc && fk &&
-         ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
-         X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
-         X509_gmtime_adj(X509_getm_notAfter(x), 86400) &&
-         X509_set_pubkey(x, pk) && (name = X509_get_subject_name(x)) &&
-         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                    (const unsigned char *)"localhost",
-                                    -1, -1, 0) &&
-         X509_set_issuer_name(x, name) && X509_sign(x, pk, EVP_sha256()) &&
-         PEM_write_X509(fc, x) &&
-         PEM_write_PrivateKey(fk, pk, NULL, NULL, 0, NULL, NULL);
-    if (fc)
-        fclose(fc);
-    if (fk)
-        fclose(fk);
-    X509_free(x);
-    EVP_PKEY_free(pk);
-    return ok ? 0 : -1;
-}
-
-static int
-group_setup(void **state)
-{
-    char dir[] = "/tmp/ph-smtp-auth-XXXXXX", cert[64], key[64], err[256];
-
-    (void)state;
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-    snprintf(key, sizeof(key), "%s/key.pem", dir);
-    if (write_cert(cert, key) == 0)
-        g_tls = ph_tls_ctx_new(&(struct ph_tls_options){
-            .cert_file = cert, .key_file = key }, err, sizeof(err));
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
-    if (g_tls == NULL)
-        fprintf(stderr, "TLS context: %s\n", err);
-    return g_tls ? 0 : -1;
-}
-
-static int
-group_teardown(void **state)
-{
-    (void)state;
-    ph_tls_ctx_free(g_tls);
-    return 0;
-}
-
 /* ---- harness ----------------------------------------------------------- */
 
 struct h {
@@ -140,12 +73,12 @@ struct h {
     ph_smtp_server  *srv;
     ph_smtp_session *s;
     struct seen      seen;
-    int              fd;
-    SSL_CTX         *cctx;
-    SSL             *ssl;
-    char             out[8192];
-    size_t           out_len;
+    struct ttu_client c;
 };
+
+#define h_say(h, text)     ttu_say(&(h)->c, (text))
+#define h_tls_say(h, text) ttu_tls_say(&(h)->c, (text))
+#define h_handshake(h)     ttu_handshake(&(h)->c)
 
 struct h_opts {
     bool     tls, auth_plaintext, no_verify;
@@ -155,7 +88,7 @@ struct h_opts {
 static void
 h_start(struct h *h, const struct h_opts *o)
 {
-    int sv[2];
+    int fd;
 
     memset(h, 0, sizeof(*h));
     h->loop = ph_loop_new();
@@ -164,82 +97,16 @@ h_start(struct h *h, const struct h_opts *o)
         .hostname = "unit.example",
         .limits = { .auth_fail_delay_ms = PH_SMTP_NO_DELAY,
                     .max_auth_failures = o->max_failures },
-        .tls = o->tls ? g_tls : NULL,
+        .tls = o->tls ? ttu_tls : NULL,
         .auth_plaintext = o->auth_plaintext });
     assert_non_null(h->srv);
     if (!o->no_verify)
         ph_smtp_server_set_verify(h->srv, verify, &h->seen);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    evutil_make_socket_nonblocking(sv[0]);
-    evutil_make_socket_nonblocking(sv[1]);
+    fd = ttu_client_open(&h->c, h->loop);
     /* What smtp_server.c's accept does for a plaintext listener. */
-    h->s = smtp_session_new(h->srv, sv[0], NULL, 0);
+    h->s = smtp_session_new(h->srv, fd, NULL, 0);
     assert_non_null(h->s);
     smtp_session_greet(h->s);
-    h->fd = sv[1];
-}
-
-/* Sends text, runs the loop, returns everything received since. */
-static const char *
-h_say(struct h *h, const char *text)
-{
-    ssize_t n;
-
-    if (text)
-        assert_int_equal(send(h->fd, text, strlen(text), 0),
-                         (ssize_t)strlen(text));
-    h->out_len = 0;
-    for (int i = 0; i < 20; i++) {
-        event_base_loop(ph_loop_base(h->loop), EVLOOP_NONBLOCK);
-        while ((n = recv(h->fd, h->out + h->out_len,
-                         sizeof(h->out) - 1 - h->out_len,
-                         MSG_DONTWAIT)) > 0)
-            h->out_len += (size_t)n;
-    }
-    h->out[h->out_len] = '\0';
-    return h->out;
-}
-
-static void
-h_handshake(struct h *h)
-{
-    int rc = 0;
-
-    h->cctx = SSL_CTX_new(TLS_client_method());
-    assert_non_null(h->cctx);
-    h->ssl = SSL_new(h->cctx);
-    SSL_set_fd(h->ssl, h->fd);
-    for (int i = 0; i < 2000 && rc != 1; i++) {
-        rc = SSL_connect(h->ssl);
-        if (rc != 1) {
-            int e = SSL_get_error(h->ssl, rc);
-            assert_true(e == SSL_ERROR_WANT_READ ||
-                        e == SSL_ERROR_WANT_WRITE);
-            event_base_loop(ph_loop_base(h->loop), EVLOOP_NONBLOCK);
-            usleep(200);
-        }
-    }
-    assert_int_equal(rc, 1);
-}
-
-static const char *
-h_tls_say(struct h *h, const char *text)
-{
-    int n;
-
-    if (text)
-        assert_int_equal(SSL_write(h->ssl, text, (int)strlen(text)),
-                         (int)strlen(text));
-    h->out_len = 0;
-    for (int i = 0; i < 40; i++) {
-        event_base_loop(ph_loop_base(h->loop), EVLOOP_NONBLOCK);
-        while ((n = SSL_read(h->ssl, h->out + h->out_len,
-                             (int)(sizeof(h->out) - 1 - h->out_len))) > 0)
-            h->out_len += (size_t)n;
-        usleep(100);
-    }
-    h->out[h->out_len] = '\0';
-    return h->out;
 }
 
 static void
@@ -249,10 +116,7 @@ h_stop(struct h *h)
     if (h->seen.held != NULL)
         ph_smtp_session_unref(h->seen.held);
     ph_loop_free(h->loop);
-    SSL_free(h->ssl);
-    SSL_CTX_free(h->cctx);
-    if (h->fd >= 0)
-        close(h->fd);
+    ttu_client_close(&h->c);
 }
 
 /* "AUTH PLAIN <base64 of authzid NUL user NUL password>\r\n" */
@@ -396,8 +260,7 @@ test_answer_after_client_left(void **state)
     h_say(&h, auth_plain(cmd, sizeof(cmd), "", "alice", "wonderland"));
     s = h.seen.held;
     assert_non_null(s);
-    close(h.fd);
-    h.fd = -1;
+    ttu_client_close(&h.c);
     for (int i = 0; i < 20; i++)
         event_base_loop(ph_loop_base(h.loop), EVLOOP_NONBLOCK);
     assert_int_equal(ph_smtp_server_session_count(h.srv), 0);
@@ -440,7 +303,7 @@ test_failure_limit(void **state)
              auth_plain(cmd, sizeof(cmd), "", "alice", "y"));
     assert_string_equal(h_say(&h, two), FAIL535 "421 4.7.0 Too many failed "
                         "logins, closing connection\r\n");
-    assert_int_equal(recv(h.fd, h.out, sizeof(h.out), MSG_DONTWAIT), 0);
+    assert_int_equal(recv(h.c.fd, h.c.out, sizeof(h.c.out), MSG_DONTWAIT), 0);
     assert_int_equal(h.seen.calls, 2);
     h_stop(&h);
 }
@@ -495,5 +358,5 @@ main(void)
         cmocka_unit_test(test_failure_limit),
         cmocka_unit_test(test_starttls_forgets_login_not_failures),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, ttu_group_setup, ttu_group_teardown);
 }
