@@ -289,3 +289,20 @@ ph_auth_guard_failed(struct ph_auth_guard *g, const struct sockaddr *peer,
         e->count++;
     e->last = now;
 }
+
+unsigned
+ph_auth_guard_fail_delay(struct ph_auth_guard *g, const struct sockaddr *peer,
+                         time_t now, unsigned base_ms)
+{
+    unsigned factor = 1;
+
+    if (g != NULL) {
+        ph_auth_guard_failed(g, peer, now);
+        factor = ph_auth_guard_failures(g, peer, now);
+    }
+    if (factor < 1)
+        factor = 1;
+    if (factor > PH_AUTH_GUARD_MAX_FACTOR)
+        factor = PH_AUTH_GUARD_MAX_FACTOR;
+    return base_ms * factor;
+}

@@ -69,5 +69,13 @@ void ph_auth_guard_failed(struct ph_auth_guard *g,
    not an IP address), e.g. to grow the reply delay with it. */
 unsigned ph_auth_guard_failures(struct ph_auth_guard *g,
                                 const struct sockaddr *peer, time_t now);
+/* Records a failed login of peer (g may be NULL) and returns how long
+   to wait before saying so: base_ms times its recent failures, at least
+   1 and at most PH_AUTH_GUARD_MAX_FACTOR times. The caller handles "no
+   delay" values of base_ms itself. */
+#define PH_AUTH_GUARD_MAX_FACTOR 8
+unsigned ph_auth_guard_fail_delay(struct ph_auth_guard *g,
+                                  const struct sockaddr *peer, time_t now,
+                                  unsigned base_ms);
 
 #endif

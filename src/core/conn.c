@@ -484,3 +484,17 @@ ph_conn_tls_info(struct ph_conn *c, struct ph_tls_info *out)
     out->bits = SSL_get_cipher_bits(ssl, NULL);
     return true;
 }
+
+void
+ph_conn_log_tls(struct ph_conn *c, const char *who, const char *injected)
+{
+    struct ph_tls_info ti;
+
+    if (!ph_conn_tls_info(c, &ti))
+        return;
+    ph_log(c->loop, PH_LOG_INFO, "%s event=tls protocol=%s cipher=%s "
+           "bits=%d", who, ti.protocol, ti.cipher, ti.bits);
+    if (c->tls_discarded > 0)
+        ph_log(c->loop, PH_LOG_WARN, "%s event=%s discarded=%zu", who,
+               injected, c->tls_discarded);
+}

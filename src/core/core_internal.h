@@ -157,6 +157,11 @@ int ph_conn_start_tls(struct ph_conn *c, struct ssl_ctx_st *ctx,
                       unsigned deadline_s);
 /* Protocol and cipher once TLS is on; false otherwise. */
 bool ph_conn_tls_info(struct ph_conn *c, struct ph_tls_info *out);
+/* Logs "WHO event=tls protocol=.. cipher=.. bits=.." and, if plaintext
+   was dropped at the switch, a warning "WHO event=INJECTED discarded=N".
+   who is the session's log key ("session=ID", "pop3=N"). */
+void ph_conn_log_tls(struct ph_conn *c, const char *who,
+                     const char *injected);
 static inline struct evbuffer *
 ph_conn_input(struct ph_conn *c)
 {

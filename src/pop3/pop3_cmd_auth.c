@@ -251,27 +251,11 @@ delay_cb(evutil_socket_t fd, short what, void *arg)
     fail_now(arg);
 }
 
-/* The delay grows with the failures seen from this address. */
-static unsigned
-fail_delay_ms(ph_pop3_session *s)
-{
-    ph_pop3_server *srv = s->srv;
-    unsigned        factor = 1;
-
-    if (srv->guard != NULL) {
-        time_t now = time(NULL);
-        ph_auth_guard_failed(srv->guard, (const struct sockaddr *)&s->conn->peer, now);
-        factor = ph_auth_guard_failures(srv->guard, (const struct sockaddr *)&s->conn->peer,
-                                        now);
-    }
-    factor = factor < 1 ? 1 : factor > 8 ? 8 : factor;
-    return srv->limits.auth_fail_delay_ms * factor;
-}
-
 static void
 auth_failed(ph_pop3_session *s)
 {
     unsigned       base = s->srv->limits.auth_fail_delay_ms, ms;
+    const struct sockaddr *peer = (const struct sockaddr *)&s->conn->peer;
     struct timeval tv;
     char           user[96];
 
@@ -280,7 +264,8 @@ auth_failed(ph_pop3_session *s)
            "mech=%s", s->id, s->user ? ph_log_sanitize(user, sizeof(user),
            s->user, strlen(s->user)) : "-", s->auth.pub.mech);
     pop3_auth_cleanup(s);
-    ms = fail_delay_ms(s);
+    /* The delay grows with the failures seen from this address. */
+    ms = ph_auth_guard_fail_delay(s->srv->guard, peer, time(NULL), base);
     if (base == PH_POP3_NO_DELAY || base == 0) {
         fail_now(s);
         return;

@@ -604,20 +604,6 @@ pop3_tls_commit(ph_pop3_session *s)
     ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
 }
 
-static void
-log_tls(ph_pop3_session *s)
-{
-    struct ph_tls_info ti;
-
-    if (!ph_conn_tls_info(s->conn, &ti))
-        return;
-    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=tls protocol=%s cipher=%s "
-           "bits=%d", s->id, ti.protocol, ti.cipher, ti.bits);
-    if (s->conn->tls_discarded > 0)
-        ph_log(s->loop, PH_LOG_WARN, "pop3=%lu event=stls_pipelining "
-               "discarded=%zu", s->id, s->conn->tls_discarded);
-}
-
 /* After STLS nothing said in plaintext carries over (as RFC 3207 4.2
    asks of SMTP): a USER name or a half-done AUTH could have been
    injected by a man in the middle. The session stays in AUTHORIZATION;
@@ -640,12 +626,14 @@ static void
 session_tls_ready(void *ctx)
 {
     ph_pop3_session *s = ctx;
+    char             who[32];
 
     s->tls_starting = false;
     if (s->dead || s->srv == NULL || s->state == POP3_S_CLOSING)
         return;
     ph_conn_set_timeout(s->conn, s->srv->limits.idle_timeout);
-    log_tls(s);
+    snprintf(who, sizeof(who), "pop3=%lu", s->id);
+    ph_conn_log_tls(s->conn, who, "stls_pipelining");
     if (!s->announced) {
         session_start(s);       /* implicit TLS: now the greeting */
         return;

@@ -22,8 +22,6 @@
 
 #include <openssl/crypto.h>
 
-#define AUTH_MAX_DELAY_FACTOR 8
-
 bool
 smtp_auth_offered(const ph_smtp_session *s)
 {
@@ -256,7 +254,7 @@ static void
 auth_failed(ph_smtp_session *s)
 {
     ph_smtp_server *srv = s->srv;
-    unsigned        ms = srv->limits.auth_fail_delay_ms, factor = 1;
+    unsigned        base = srv->limits.auth_fail_delay_ms, ms;
     struct timeval  tv;
 
     s->nauth_failures++;
@@ -268,23 +266,15 @@ auth_failed(ph_smtp_session *s)
                s->sasl_user, strlen(s->sasl_user)) : "-");
     }
     sasl_end(s);
-    if (srv->guard != NULL) {
-        time_t now = time(NULL);
-        ph_auth_guard_failed(srv->guard, ph_smtp_session_peer(s), now);
-        factor = ph_auth_guard_failures(srv->guard, ph_smtp_session_peer(s),
-                                        now);
-    }
-    if (factor < 1)
-        factor = 1;
-    if (factor > AUTH_MAX_DELAY_FACTOR)
-        factor = AUTH_MAX_DELAY_FACTOR;
-    if (ms == PH_SMTP_NO_DELAY ||
+    /* The delay grows with the failures seen from this address. */
+    ms = ph_auth_guard_fail_delay(srv->guard, ph_smtp_session_peer(s),
+                                  time(NULL), base);
+    if (base == PH_SMTP_NO_DELAY ||
         (s->auth_delay_ev == NULL &&
          (s->auth_delay_ev = evtimer_new(s->loop->base, delay_cb, s)) == NULL)) {
         fail_now(s);
         return;
     }
-    ms *= factor;
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
     if (evtimer_add(s->auth_delay_ev, &tv) != 0)

@@ -10,6 +10,7 @@
  */
 #include "smtp/smtp_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,30 +66,18 @@ smtp_tls_accept(ph_smtp_session *s)
     ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
 }
 
-static void
-log_tls(ph_smtp_session *s)
-{
-    struct ph_tls_info ti;
-
-    if (!ph_conn_tls_info(s->conn, &ti))
-        return;
-    ph_log(s->loop, PH_LOG_INFO, "session=%s event=tls protocol=%s "
-           "cipher=%s bits=%d", s->id, ti.protocol, ti.cipher, ti.bits);
-    if (s->conn->tls_discarded > 0)
-        ph_log(s->loop, PH_LOG_WARN, "session=%s event=starttls_pipelining "
-               "discarded=%zu", s->id, s->conn->tls_discarded);
-}
-
 /* Handshake done (conn's on_tls): a fresh start over TLS. */
 void
 smtp_tls_ready(void *ctx)
 {
     ph_smtp_session *s = ctx;
     size_t           max = s->lr.max;
+    char             who[32];
 
     s->tls_starting = false;
     ph_conn_set_timeout(s->conn, s->srv ? s->srv->limits.idle_timeout : 0);
-    log_tls(s);
+    snprintf(who, sizeof(who), "session=%s", s->id);
+    ph_conn_log_tls(s->conn, who, "starttls_pipelining");
     /* Shut down (or dying) during the handshake: it only says goodbye. */
     if (s->srv == NULL || s->state == SMTP_S_CLOSING)
         return;
