@@ -9,7 +9,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,31 +17,6 @@
 
 /* Seconds in-flight sessions get after SIGTERM/SIGINT (issue: < 5 s). */
 #define PD_STOP_GRACE 4
-
-const char *
-pd_clean(const char *in, char *buf, size_t cap)
-{
-    size_t i;
-
-    for (i = 0; in[i] && i + 1 < cap; i++) {
-        unsigned char c = (unsigned char)in[i];
-        buf[i] = (c <= 0x20 || c == '"' || c == 0x7f) ? '?' : (char)c;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
-void
-pd_log(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("info ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 /* Every 100 ms after SIGTERM: stop once no session is left, or when the
    grace time is over. */

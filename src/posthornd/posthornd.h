@@ -83,13 +83,21 @@ int  pd_tls_start(struct pd *d);
 int  pd_tls_reload(struct pd *d, const struct pd_config *n);
 
 /* smtpd.c, pop3d.c */
+enum pd_kind { PD_SMTP, PD_SUBMISSION, PD_LMTP };
 int pd_smtp_start(struct pd *d);
+ph_smtp_server *pd_smtp_server_new(struct pd *d, enum pd_kind kind,
+                                   bool implicit);
 int pd_pop3_start(struct pd *d);
 /* The Maildir of local@domain under mail_root into buf; -1 if unsafe. */
 int pd_maildir_path(const struct pd *d, const char *local, const char *domain,
                     char *buf, size_t cap);
 
-/* log */
+/* log.c: "info ..." and "error ..." lines on stderr */
 void pd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pd_log_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* "event=listening service=smtp addr=127.0.0.1:2525": the address a
+   listener got (port 0 in the configuration picks a free one). */
+void pd_log_listening(const char *service, const struct sockaddr_storage *ss);
 
 #endif

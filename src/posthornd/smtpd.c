@@ -16,20 +16,26 @@
 #include <strings.h>
 #include <time.h>
 
-enum pd_kind { PD_SMTP, PD_SUBMISSION, PD_LMTP };
-
-/* Per session: the deliveries of the current message. */
+/*
+ * Per session: the deliveries of the current message. Every per-recipient
+ * array is sized from nrcpt, the recipient count when the copies were
+ * opened, and every index into them is checked against it: should the
+ * envelope change after that, the message gets a 451, never a read or
+ * write past an array.
+ */
 struct pd_sess {
     struct pd      *d;
     enum pd_kind    kind;
-    ph_maildir_tx **tx;      /* SMTP: tx[0] for all; LMTP: one per rcpt */
-    enum ph_deliver_status *rst; /* LMTP: why tx[i] is NULL (OK: unknown);
-                                    after commit, each one's result */
-    long           *dup;      /* LMTP: index of an earlier recipient with
-                                 the same Maildir, else -1 */
+    size_t          nrcpt;    /* recipients the arrays below were made for */
+    ph_maildir_tx **tx;       /* SMTP: tx[0] for all; LMTP: one per rcpt */
+    size_t          ntx;      /* 1 (SMTP) or nrcpt (LMTP) */
+    enum ph_deliver_status *rst; /* [nrcpt] LMTP: why tx[i] is NULL (OK:
+                                    unknown); after commit, its result */
+    long           *dup;      /* [nrcpt] LMTP: index of an earlier
+                                 recipient with the same Maildir, or -1 */
     bool            opened;   /* copies opened for this message */
-    char          **paths;    /* Maildirs already given a copy */
-    size_t          ntx, npaths;
+    char          **paths;    /* [nrcpt] Maildirs already given a copy */
+    size_t          npaths;
     enum ph_deliver_status st;
 };
 
@@ -73,6 +79,7 @@ drop_tx(struct pd_sess *ps)
     ps->paths = NULL;
     ps->npaths = 0;
     ps->ntx = 0;
+    ps->nrcpt = 0;
     ps->opened = false;
 }
 
@@ -280,17 +287,19 @@ static enum ph_deliver_status
 open_copies(ph_smtp_session *s, struct pd_sess *ps)
 {
     size_t n = ph_smtp_session_rcpt_count(s), i;
+    size_t cap = n ? n : 1;
     char   path[4096], hdr[2048];
     bool   known;
     long  *owners;
 
-    ps->ntx = ps->kind == PD_LMTP ? n : 1;
-    ps->tx = calloc(ps->ntx, sizeof(*ps->tx));
-    ps->rst = calloc(ps->ntx, sizeof(*ps->rst));
-    ps->dup = calloc(n ? n : 1, sizeof(*ps->dup));
-    ps->paths = calloc(n ? n : 1, sizeof(*ps->paths));
+    ps->tx = calloc(ps->kind == PD_LMTP ? cap : 1, sizeof(*ps->tx));
+    ps->rst = calloc(cap, sizeof(*ps->rst));
+    ps->dup = calloc(cap, sizeof(*ps->dup));
+    ps->paths = calloc(cap, sizeof(*ps->paths));
     if (!ps->tx || !ps->rst || !ps->dup || !ps->paths)
         return PH_DELIVER_TEMP;
+    ps->nrcpt = n;              /* the arrays' one source of truth */
+    ps->ntx = ps->kind == PD_LMTP ? n : 1;
     owners = calloc(n ? n : 1, sizeof(*owners));
     if (owners == NULL)
         return PH_DELIVER_TEMP;
@@ -408,6 +417,67 @@ status_name(enum ph_deliver_status st)
            : st == PH_DELIVER_NOSPACE ? "nospace" : "failed";
 }
 
+/* The envelope the arrays were made for is not the one ending now: a
+   sequencing bug elsewhere. Fail the message (451), never index past. */
+static bool
+envelope_changed(ph_smtp_session *s, struct pd_sess *ps, size_t n)
+{
+    if (n == ps->nrcpt)
+        return false;
+    pd_log_error("session=%s event=delivery status=failed "
+                 "reason=envelope_changed rcpts=%zu opened_for=%zu",
+                 ph_smtp_session_id(s), n, ps->nrcpt);
+    return true;
+}
+
+static void
+smtp_eom(ph_smtp_session *s, struct pd_sess *ps, size_t n)
+{
+    char from[300];
+
+    if (ps->st == PH_DELIVER_OK)        /* no copy opened: not stored */
+        ps->st = ps->tx[0] ? ph_maildir_tx_commit(ps->tx[0])
+                           : PH_DELIVER_TEMP;
+    pd_log("session=%s event=delivery from=<%s> rcpts=%zu size=%zu "
+           "status=%s", ph_smtp_session_id(s),
+           pd_clean(ph_smtp_session_sender(s), from, sizeof(from)), n,
+           ph_smtp_session_message_size(s), status_name(ps->st));
+    reply_status(s, ps->st, ph_smtp_session_id(s));
+}
+
+/* LMTP (RFC 2033 4.2): recipient i's own reply. */
+static void
+lmtp_eom_one(ph_smtp_session *s, struct pd_sess *ps, size_t i)
+{
+    const char            *to = ph_smtp_session_rcpt(s, i)->address;
+    enum ph_deliver_status st = ps->st;
+    char                   from[300], rcpt[300];
+
+    if (st != PH_DELIVER_OK || i >= ps->nrcpt) {
+        reply_status(s, st != PH_DELIVER_OK ? st : PH_DELIVER_TEMP,
+                     ph_smtp_session_id(s));
+        return;
+    }
+    if (ps->dup[i] >= 0 && (size_t)ps->dup[i] < i) {  /* one copy each */
+        reply_status(s, ps->rst[ps->dup[i]], ph_smtp_session_id(s));
+        return;
+    }
+    if (ps->tx[i] == NULL) {
+        if (ps->rst[i] != PH_DELIVER_OK)
+            reply_status(s, ps->rst[i], ph_smtp_session_id(s));
+        else
+            ph_smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", to);
+        return;
+    }
+    st = ps->rst[i] = ph_maildir_tx_commit(ps->tx[i]);
+    pd_log("session=%s event=delivery from=<%s> to=<%s> size=%zu "
+           "status=%s", ph_smtp_session_id(s),
+           pd_clean(ph_smtp_session_sender(s), from, sizeof(from)),
+           pd_clean(to, rcpt, sizeof(rcpt)),
+           ph_smtp_session_message_size(s), status_name(st));
+    reply_status(s, st, ph_smtp_session_id(s));
+}
+
 static enum ph_result
 on_eom(ph_smtp_session *s)
 {
@@ -415,55 +485,27 @@ on_eom(ph_smtp_session *s)
     size_t          n = ph_smtp_session_rcpt_count(s);
 
     open_message(s, ps);        /* BDAT 0 LAST: no byte came */
-    for (size_t i = 0; i < ps->ntx && ps->st == PH_DELIVER_OK; i++)
-        if (ps->kind != PD_LMTP && ps->tx[i] != NULL)
-            ps->st = ph_maildir_tx_commit(ps->tx[i]);
-    if (ps->kind != PD_LMTP) {
-        char from[300];
-        pd_log("session=%s event=delivery from=<%s> rcpts=%zu size=%zu "
-               "status=%s", ph_smtp_session_id(s),
-               pd_clean(ph_smtp_session_sender(s), from, sizeof(from)), n,
-               ph_smtp_session_message_size(s), status_name(ps->st));
-        reply_status(s, ps->st, ph_smtp_session_id(s));
-        drop_tx(ps);
-        return PH_OK;
-    }
-    for (size_t i = 0; i < n; i++) {           /* LMTP: one reply each */
-        const char *to = ph_smtp_session_rcpt(s, i)->address;
-        enum ph_deliver_status st = ps->st;
-        if (ps->dup[i] >= 0) {                  /* same mailbox: one copy */
-            reply_status(s, ps->rst[ps->dup[i]], ph_smtp_session_id(s));
-            continue;
-        }
-        if (ps->tx[i] == NULL) {
-            if (ps->rst[i] != PH_DELIVER_OK)
-                reply_status(s, ps->rst[i], ph_smtp_session_id(s));
-            else
-                ph_smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", to);
-            continue;
-        }
-        if (st == PH_DELIVER_OK)
-            st = ph_maildir_tx_commit(ps->tx[i]);
-        ps->rst[i] = st;
-        char from[300], rcpt[300];
-        pd_log("session=%s event=delivery from=<%s> to=<%s> size=%zu "
-               "status=%s", ph_smtp_session_id(s),
-               pd_clean(ph_smtp_session_sender(s), from, sizeof(from)),
-               pd_clean(to, rcpt, sizeof(rcpt)),
-               ph_smtp_session_message_size(s), status_name(st));
-        reply_status(s, st, ph_smtp_session_id(s));
-    }
+    if (ps->st == PH_DELIVER_OK && envelope_changed(s, ps, n))
+        ps->st = PH_DELIVER_TEMP;
+    if (ps->kind != PD_LMTP)
+        smtp_eom(s, ps, n);
+    else
+        for (size_t i = 0; i < n; i++)
+            lmtp_eom_one(s, ps, i);
     drop_tx(ps);
     return PH_OK;
 }
 
-static int
-start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
+/* A server of this kind with posthornd's handlers, not yet listening
+   (the fuzz target drives it over a socketpair). */
+ph_smtp_server *
+pd_smtp_server_new(struct pd *d, enum pd_kind kind, bool implicit)
 {
     const struct pd_config *c = &d->cfg;
     ph_smtp_server         *srv;
     bool                    sub = kind == PD_SUBMISSION;
 
+    g_pd = d;
     srv = ph_smtp_server_new(d->loop, &(struct ph_smtp_options){
         .alias = kind == PD_LMTP ? "lmtp" : implicit ? "smtps"
                  : sub ? "submission" : "smtp",
@@ -484,12 +526,8 @@ start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
         .auth_guard = d->guard,
         .auth_required = sub,
         .user_data = (void *)(uintptr_t)kind });
-    if (srv == NULL || (implicit ? ph_smtp_server_listen_tls(srv, addr)
-                                 : ph_smtp_server_listen(srv, addr)) != 0) {
-        fprintf(stderr, "posthornd: cannot listen on %s\n", addr);
-        ph_smtp_server_free(srv);
-        return -1;
-    }
+    if (srv == NULL)
+        return NULL;
     ph_smtp_server_set_handler(srv, "CONNECT", on_connect);
     ph_smtp_server_set_handler(srv, "MAIL", on_mail);
     ph_smtp_server_set_handler(srv, "RCPT", on_rcpt);
@@ -500,6 +538,24 @@ start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
         .disconnect = on_disconnect });
     if (sub)                    /* port 25 is for other MTAs: no AUTH */
         ph_smtp_server_set_verify(srv, verify, d);
+    return srv;
+}
+
+static int
+start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
+{
+    ph_smtp_server         *srv = pd_smtp_server_new(d, kind, implicit);
+    struct sockaddr_storage ss;
+    socklen_t               len = sizeof(ss);
+
+    if (srv == NULL || (implicit ? ph_smtp_server_listen_tls(srv, addr)
+                                 : ph_smtp_server_listen(srv, addr)) != 0) {
+        fprintf(stderr, "posthornd: cannot listen on %s\n", addr);
+        ph_smtp_server_free(srv);
+        return -1;
+    }
+    if (ph_smtp_server_getsockname(srv, 0, &ss, &len) == 0)
+        pd_log_listening(ph_smtp_server_alias(srv), &ss);
     d->smtp[d->nsmtp++] = srv;
     return 0;
 }
@@ -509,7 +565,6 @@ pd_smtp_start(struct pd *d)
 {
     const struct pd_config *c = &d->cfg;
 
-    g_pd = d;
     for (size_t i = 0; i < c->smtp.n; i++)
         if (start_one(d, c->smtp.v[i], PD_SMTP, false) != 0)
             return -1;

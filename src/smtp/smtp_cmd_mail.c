@@ -268,6 +268,11 @@ smtp_commit_rcpt(ph_smtp_session *s)
     struct ph_smtp_rcpt *r;
     const char          *mb = s->path.mailbox.p;
 
+    /* The flag check keeps RCPT out once the data has begun; should a
+       program's reply get here anyway, the envelope the program saw at
+       the first chunk must not grow under it. */
+    if (smtp_data_begun(s))
+        return PH_ESTATE;
     if (tx->nrcpts == tx->rcpts_cap) {
         size_t cap = tx->rcpts_cap ? tx->rcpts_cap * 2 : 4;
         r = realloc(tx->rcpts, cap * sizeof(*r));

@@ -62,6 +62,8 @@ enum smtp_verb_id {
 #define SMTP_F_NO_ARG     0x08u  /* 501 if an argument is given */
 #define SMTP_F_NEED_ARG   0x10u  /* 501 without an argument */
 #define SMTP_F_NOT_IN_TX  0x20u  /* 503 inside a transaction (MAIL) */
+#define SMTP_F_NOT_IN_DATA 0x40u /* 503 once the message data has begun:
+                                    between BDAT chunks (RFC 3030 2) */
 
 /* RFC 4422 3.1: a SASL mechanism name has 1 to 20 characters. */
 #define PH_SMTP_MAX_MECH 20
@@ -223,6 +225,7 @@ void smtp_run_handler(ph_smtp_session *s, enum smtp_verb_id id,
 void smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len);
 void smtp_tx_reset(ph_smtp_session *s, bool aborted);
 bool smtp_in_transaction(const ph_smtp_session *s);
+bool smtp_data_begun(const ph_smtp_session *s);
 
 /* smtp_server.c */
 void smtp_session_greet(ph_smtp_session *s);

@@ -65,22 +65,27 @@ smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
     return ph_conn_write(s->conn, buf, (size_t)len);
 }
 
-/* What a reply to the current command changes in the session. */
-/* The 2xx went out but its effect could not be recorded (ENOMEM): tell
-   the client and close (STYLE 5), rather than go on in a wrong state. */
+/* The 2xx went out but its effect could not be recorded (ENOMEM, or a
+   state the sequencing checks should have kept out): tell the client and
+   close (STYLE 5), rather than go on in a wrong state. */
 static void
-commit_failed(ph_smtp_session *s)
+commit_failed(ph_smtp_session *s, int err)
 {
-    const char *line = "Out of memory, closing connection";
+    const char *line = err == PH_ENOMEM ? "Out of memory, closing connection"
+                                        : "Internal error, closing connection";
 
+    ph_log(s->loop, PH_LOG_ERROR, "session=%s event=commit_failed cmd=%s "
+           "error=%d", s->id, s->cur_verb, err);
     smtp_send_reply(s, 421, "4.3.0", &line, 1);
     s->close_after_reply = true;
 }
 
+/* What a reply to the current command changes in the session. */
 static void
 commit(ph_smtp_session *s, int code)
 {
     bool ok = code >= 200 && code < 300;
+    int  err;
 
     switch (s->cur_id) {
     case SMTP_V_CONNECT:
@@ -94,16 +99,16 @@ commit(ph_smtp_session *s, int code)
             smtp_commit_helo(s, s->cur_id, s->path_text);
         break;
     case SMTP_V_MAIL:
-        if (ok && smtp_commit_mail(s) != 0)
-            commit_failed(s);
+        if (ok && (err = smtp_commit_mail(s)) != 0)
+            commit_failed(s, err);
         break;
     case SMTP_V_RCPT:
-        if (ok && smtp_commit_rcpt(s) != 0)
-            commit_failed(s);
+        if (ok && (err = smtp_commit_rcpt(s)) != 0)
+            commit_failed(s, err);
         break;
     case SMTP_V_DATA:
-        if (code == 354 && smtp_data_begin(s) != 0)
-            commit_failed(s);
+        if (code == 354 && (err = smtp_data_begin(s)) != 0)
+            commit_failed(s, err);
         break;
     case SMTP_V_BDAT:
         smtp_bdat_commit(s);    /* answered before its chunk: dropped */

@@ -220,6 +220,8 @@ flag_check(ph_smtp_session *s, const struct smtp_verb *v, const char *arg)
     if ((v->flags & SMTP_F_NEED_HELO) && s->state < SMTP_S_IDLE)
         msg = s->srv->mode == PH_SMTP_MODE_LMTP ? "Send LHLO first"
                                                 : "Send HELO/EHLO first";
+    else if ((v->flags & SMTP_F_NOT_IN_DATA) && smtp_data_begun(s))
+        msg = "Message data already begun: send the rest by BDAT, or RSET";
     else if ((v->flags & SMTP_F_NOT_IN_TX) && s->tx.sender != NULL)
         msg = "Sender already specified";
     else if ((v->flags & SMTP_F_NEED_MAIL) && s->tx.sender == NULL)
@@ -488,6 +490,15 @@ bool
 smtp_in_transaction(const ph_smtp_session *s)
 {
     return s->tx.sender != NULL || s->state == SMTP_S_DATA;
+}
+
+/* The first BDAT chunk was taken: the envelope is closed until the
+   transaction ends (DATA reads its message in one go, so it has no
+   such state between commands). */
+bool
+smtp_data_begun(const ph_smtp_session *s)
+{
+    return s->tx.bdat;
 }
 
 /* The transaction ends: aborted (RSET, error, disconnect) or delivered. */

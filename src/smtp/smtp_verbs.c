@@ -107,10 +107,15 @@ static const struct verb_def default_verbs[] = {
       M_ESMTP },
     { "LHLO", SMTP_V_LHLO, SMTP_F_NEED_ARG, smtp_check_helo, smtp_cmd_ehlo,
       M_LMTP },
-    { "MAIL", SMTP_V_MAIL, SMTP_F_NEED_HELO | SMTP_F_NOT_IN_TX |
-      SMTP_F_NEED_ARG, smtp_check_mail, smtp_cmd_mail, M_BOTH },
-    { "RCPT", SMTP_V_RCPT, SMTP_F_NEED_HELO | SMTP_F_NEED_MAIL |
-      SMTP_F_NEED_ARG, smtp_check_rcpt, smtp_cmd_rcpt, M_BOTH },
+    /* Between BDAT chunks the envelope is closed (RFC 3030 2): MAIL and
+       RCPT get 503; RSET, EHLO/HELO/LHLO (a reset, RFC 5321 4.1.4), NOOP,
+       VRFY, HELP and QUIT stay allowed. */
+    { "MAIL", SMTP_V_MAIL, SMTP_F_NEED_HELO | SMTP_F_NOT_IN_DATA |
+      SMTP_F_NOT_IN_TX | SMTP_F_NEED_ARG, smtp_check_mail, smtp_cmd_mail,
+      M_BOTH },
+    { "RCPT", SMTP_V_RCPT, SMTP_F_NEED_HELO | SMTP_F_NOT_IN_DATA |
+      SMTP_F_NEED_MAIL | SMTP_F_NEED_ARG, smtp_check_rcpt, smtp_cmd_rcpt,
+      M_BOTH },
     { "DATA", SMTP_V_DATA, SMTP_F_NEED_HELO | SMTP_F_NEED_MAIL |
       SMTP_F_NEED_RCPT | SMTP_F_NO_ARG, smtp_check_data, smtp_cmd_data,
       M_BOTH },

@@ -239,6 +239,21 @@ class Server:
                     % (count, rx.pattern, self.proc.poll(), self.err[-20:]))
             time.sleep(0.02)
 
+    LISTENING_RE = re.compile(
+        r"event=listening service=(\S+) addr=(\S+):(\d+)$")
+
+    def listening(self):
+        """{service: [port, ...]} from posthornd's event=listening lines
+        (it binds port 0 and says which port it got: no free-port race).
+        Call after event=ready."""
+        ports = {}
+        with self.cond:
+            for line in self.err:
+                m = self.LISTENING_RE.search(line)
+                if m:
+                    ports.setdefault(m.group(1), []).append(int(m.group(3)))
+        return ports
+
     def out(self, prefix=None):
         with self.cond:
             lines = list(self.lines)

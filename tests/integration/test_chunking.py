@@ -284,18 +284,47 @@ class Refusals(phtest.TestCase):
         c.expect(250)
         c.cmd("MAIL FROM:<a@example.org> BODY=BINARY", 501, "5.5.4")
 
-    def test_rset_between_chunks(self):
-        srv = self.start_testd()
-        c = open_tx(self, srv)
-        mark = srv.mark()
-        c.send(bdat(b"part one\r\n"))
-        c.expect(250)
-        c.cmd("RSET", 250)
-        srv.wait_line(r"^ABORT$", start=mark)
-        c.send(bdat(b"part two\r\n", last=True))
-        c.expect(503, "No transaction")
-        c.cmd("NOOP", 250)
-        self.assertFalse(events(srv, mark, "EOM"))
+    def test_envelope_closed_between_chunks(self):
+        # RFC 3030 2: every RCPT comes before the data. After a chunk that
+        # is not LAST, MAIL and RCPT get 503 and the message goes to the
+        # envelope it began with (issue 9), over ESMTP and LMTP alike.
+        for mode, greet in (("esmtp", "EHLO client.example"),
+                            ("lmtp", "LHLO client.example")):
+            srv = self.start_testd("-w", "-m", mode)
+            c = open_tx(self, srv, greet=greet)
+            mark = srv.mark()
+            c.send(bdat(b"x"))
+            c.expect(250, "1 octets received")
+            for _ in range(5):
+                c.cmd("RCPT TO:<late@example.net>", 503, "5.5.1")
+            c.cmd("MAIL FROM:<other@example.org>", 503, "5.5.1")
+            c.cmd("NOOP", 250)
+            c.send(bdat(b"", last=True))
+            c.expect(250)
+            c.no_more()                 # LMTP: one reply, one recipient
+            eom = srv.wait_line(r"^EOM ", start=mark)
+            self.assertIn("rcpts=1", eom)
+            self.assertEqual(message_of(srv, mark), b"x")
+            # The next transaction takes RCPT again.
+            c.cmd("MAIL FROM:<a@example.org>", 250)
+            c.cmd("RCPT TO:<b@example.net>", 250)
+
+    def test_reset_between_chunks(self):
+        # RSET, and EHLO (RFC 5321 4.1.4: inside a transaction it is a
+        # reset), end a transaction between its chunks.
+        for reset in ("RSET", "EHLO again.example"):
+            srv = self.start_testd()
+            c = open_tx(self, srv)
+            mark = srv.mark()
+            c.send(bdat(b"part one\r\n"))
+            c.expect(250)
+            c.cmd(reset, 250)
+            srv.wait_line(r"^ABORT$", start=mark)
+            c.send(bdat(b"part two\r\n", last=True))
+            c.expect(503, "No transaction")
+            c.cmd("NOOP", 250)
+            c.cmd("MAIL FROM:<a@example.org>", 250)
+            self.assertFalse(events(srv, mark, "EOM"))
 
     def test_plugin_refuses_chunk(self):
         srv = self.start_testd("-X")

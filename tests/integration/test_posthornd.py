@@ -23,12 +23,8 @@ USERS = ("alice@example.org:{PLAIN}secret\n"
          "carol@other.test:{PLAIN}pw\n")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+# Every listener binds port 0; posthornd logs the port each one got.
+ANY = "127.0.0.1:0"
 
 
 class DaemonCase(phtest.TestCase):
@@ -47,10 +43,7 @@ class DaemonCase(phtest.TestCase):
         os.mkdir(self.root)
 
     def start_daemon(self, *extra, cwd=None, defaults=True):
-        self.smtp, self.lmtp, self.pop = free_port(), free_port(), free_port()
-        argv = [DAEMON, "--smtp", "127.0.0.1:%d" % self.smtp,
-                "--lmtp", "127.0.0.1:%d" % self.lmtp,
-                "--pop3", "127.0.0.1:%d" % self.pop,
+        argv = [DAEMON, "--smtp", ANY, "--lmtp", ANY, "--pop3", ANY,
                 "--hostname", "mx.test", "--auth-fail-delay", "0"]
         if defaults:
             argv += ["--mail-root", self.root, "--users", self.users]
@@ -64,12 +57,16 @@ class DaemonCase(phtest.TestCase):
             srv = self.start(argv + list(extra), ready=False)
         finally:
             os.chdir(old)
-        deadline = time.monotonic() + 10
-        while not any("event=ready" in l for l in srv.err):
-            if srv.proc.poll() is not None or time.monotonic() > deadline:
-                self.fail("posthornd did not start: %r" % srv.err[-10:])
-            time.sleep(0.02)
+        self.wait_ready(srv)
         return srv
+
+    def wait_ready(self, srv):
+        """Waits for event=ready; self.<service> is then the port its
+        listener got (self.smtp, self.lmtp, self.pop, ...)."""
+        srv.wait_err("event=ready", timeout=10)
+        names = {"pop3": "pop", "pop3s": "pops", "submission": "sub"}
+        for service, ports in srv.listening().items():
+            setattr(self, names.get(service, service), ports[0])
 
     def maildir_files(self, user, domain="example.org", sub="new"):
         return sorted(glob.glob(os.path.join(self.root, domain, user, sub,
@@ -186,7 +183,7 @@ class Daemon(DaemonCase):
     # -- POP3 -----------------------------------------------------------
 
     def test_pop3_dele_and_drop(self):
-        self.start_daemon()
+        srv = self.start_daemon()
         for i in range(3):
             self.send(["alice@example.org"], b"Subject: %d\r\n\r\nb\r\n" % i)
         p = self.pop3("alice", "secret")         # bare user: unique
@@ -195,7 +192,7 @@ class Daemon(DaemonCase):
         p.sock.shutdown(socket.SHUT_RDWR)        # dropped: nothing deleted
         p.file.close()                           # (poplib keeps a ref)
         p.sock.close()
-        time.sleep(0.3)
+        srv.wait_err(r"pop3=\d+ event=disconnect")
         self.assertEqual(len(self.maildir_files("alice")), 3)
         p = self.pop3("alice@example.org", "secret")
         p.dele(2)
@@ -215,10 +212,7 @@ class Daemon(DaemonCase):
         with open(self.users, "a") as f:
             f.write("dave@example.org:{PLAIN}new\n")
         os.kill(srv.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        while sum("event=users" in l for l in srv.err) < 2:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+        srv.wait_err("event=users", count=2, timeout=5)
         self.pop3("dave@example.org", "new").quit()
         self.assertFalse([l for l in srv.err if "secret" in l or "new" in
                           l.split()])
@@ -236,10 +230,7 @@ class Daemon(DaemonCase):
         with open(conf, "a") as f:
             f.write("domain = other.test\n")
         os.kill(srv.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        while not any("event=reload status=ok" in l for l in srv.err):
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+        srv.wait_err("event=reload status=ok", timeout=5)
         self.send(["carol@other.test"], b"Subject: hup\r\n\r\nx\r\n")
         self.assertEqual(len(self.maildir_files("carol", "other.test")), 1)
 
@@ -260,7 +251,7 @@ class Daemon(DaemonCase):
         import subprocess
         work = os.path.join(self.dir, "empty")
         os.mkdir(work)
-        r = subprocess.run([DAEMON, "--smtp", "127.0.0.1:%d" % free_port()],
+        r = subprocess.run([DAEMON, "--smtp", ANY],
                            cwd=work, capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"--user", r.stderr)

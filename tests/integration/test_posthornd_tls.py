@@ -23,7 +23,7 @@ import unittest
 
 from phtest import (OPENSSL, b64, client_ctx, make_cert, read_until_close,
                     sasl_plain as plain)
-from test_posthornd import DAEMON, DaemonCase, free_port
+from test_posthornd import ANY, DAEMON, DaemonCase
 
 SWAKS = shutil.which("swaks")
 CURL = shutil.which("curl")
@@ -74,17 +74,11 @@ class TLSCase(DaemonCase):
         """Starts posthornd with --smtp, --submission, --smtps, --lmtp,
         --pop3 and --pop3s on free loopback ports. fail_delay None leaves
         --auth-fail-delay at its default."""
-        self.smtp, self.sub, self.smtps = free_port(), free_port(), free_port()
-        self.lmtp, self.pop, self.pops = free_port(), free_port(), free_port()
-        argv = [DAEMON, "--smtp", "127.0.0.1:%d" % self.smtp,
-                "--submission", "127.0.0.1:%d" % self.sub,
-                "--lmtp", "127.0.0.1:%d" % self.lmtp,
-                "--pop3", "127.0.0.1:%d" % self.pop,
-                "--hostname", "mx.test",
+        argv = [DAEMON, "--smtp", ANY, "--submission", ANY, "--lmtp", ANY,
+                "--pop3", ANY, "--hostname", "mx.test",
                 "--mail-root", self.root, "--users", self.users]
         if tls:
-            argv += ["--smtps", "127.0.0.1:%d" % self.smtps,
-                     "--pop3s", "127.0.0.1:%d" % self.pops,
+            argv += ["--smtps", ANY, "--pop3s", ANY,
                      "--tls-cert", self.cert, "--tls-key", self.key]
         if fail_delay is not None:
             argv += ["--auth-fail-delay", str(fail_delay)]
@@ -96,7 +90,7 @@ class TLSCase(DaemonCase):
             srv = self.start(argv + list(extra), ready=False)
         finally:
             os.chdir(old)
-        srv.wait_err("event=ready", timeout=10)
+        self.wait_ready(srv)
         return srv
 
     # -- helpers ----------------------------------------------------------
@@ -921,22 +915,22 @@ class Config(TLSCase):
                               stdin=subprocess.DEVNULL)
 
     def test_implicit_tls_needs_certificate(self):
-        r = self.run_daemon("--smtps", "127.0.0.1:%d" % free_port())
+        r = self.run_daemon("--smtps", ANY)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"--tls-cert", r.stderr)
-        r = self.run_daemon("--pop3s", "127.0.0.1:%d" % free_port(),
+        r = self.run_daemon("--pop3s", ANY,
                             "--tls-cert", self.cert)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"--tls-key", r.stderr)
 
     def test_submission_without_tls_needs_auth_plaintext(self):
         # Passwords in clear only when asked for.
-        r = self.run_daemon("--submission", "127.0.0.1:%d" % free_port())
+        r = self.run_daemon("--submission", ANY)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"--auth-plaintext", r.stderr)
 
     def test_missing_key_file(self):
-        r = self.run_daemon("--smtp", "127.0.0.1:%d" % free_port(),
+        r = self.run_daemon("--smtp", ANY,
                             "--tls-cert", self.cert, "--tls-key",
                             os.path.join(self.dir, "nope.pem"))
         self.assertNotEqual(r.returncode, 0)

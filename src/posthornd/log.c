@@ -1,0 +1,60 @@
+/*
+ * log.c -- posthornd's own log lines (the library logs through
+ * ph_log_stderr): "level key=value ...", one per line on stderr, and the
+ * cleaning of client text that goes into them.
+ */
+#include "posthornd/posthornd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *
+pd_clean(const char *in, char *buf, size_t cap)
+{
+    size_t i;
+
+    for (i = 0; in[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        buf[i] = (c <= 0x20 || c == '"' || c == 0x7f) ? '?' : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+static void
+log_v(const char *level, const char *fmt, va_list ap)
+{
+    fputs(level, stderr);
+    fputc(' ', stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void
+pd_log(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v("info", fmt, ap);
+    va_end(ap);
+}
+
+void
+pd_log_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v("error", fmt, ap);
+    va_end(ap);
+}
+
+void
+pd_log_listening(const char *service, const struct sockaddr_storage *ss)
+{
+    char addr[160];
+
+    pd_log("event=listening service=%s addr=%s", service,
+           ph_addr_format((const struct sockaddr *)ss, addr, sizeof(addr)));
+}
