@@ -35,6 +35,7 @@ enum ph_err {
 PH_API const char *ph_strerror(int err);
 
 #include <posthorn/loop.h>
+#include <posthorn/limits.h>
 #include <posthorn/reply.h>
 #include <posthorn/tls.h>
 #include <posthorn/smtp.h>

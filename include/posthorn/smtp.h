@@ -84,8 +84,20 @@ struct ph_smtp_limits {
     size_t   max_header_len;    /* 65536: an unfolded header longer than
                                    this ends the header section (EOH) and
                                    the rest goes to BODY */
-    unsigned max_sessions;      /* 0 = no limit: over it, 421 4.3.2 and
-                                   close at connect */
+    unsigned max_sessions;      /* 0 = no limit: sessions in all; over
+                                   it a connection gets 421 4.7.0 and is
+                                   closed (no session, no CONNECT) */
+    unsigned max_sessions_per_addr; /* 0 = no limit: sessions of one
+                                   client address (IPv6: its /64); over
+                                   it, as above (see limits.h) */
+    unsigned max_session_time;  /* 3600 s from connect: then 421 4.4.2
+                                   and close; PH_SMTP_NO_LIMIT for none */
+    unsigned max_noop_commands; /* 100 commands in a row that make no
+                                   progress (NOOP RSET VRFY EXPN HELP
+                                   HELO EHLO LHLO): then 421 4.7.0 and
+                                   close; a 2xx/3xx to MAIL, RCPT, DATA,
+                                   BDAT, AUTH or STARTTLS starts the count
+                                   again; PH_SMTP_NO_LIMIT for none */
     unsigned max_auth_failures; /* 3: failed AUTHs in one session; the
                                    last 535 is followed by 421 4.7.0 and
                                    close */
@@ -128,6 +140,10 @@ struct ph_smtp_options {
     bool                  reuse_port; /* SO_REUSEPORT on listeners */
     void                 *user_data;  /* per-server data, see
                                          ph_smtp_server_data() */
+    ph_conn_limits       *conn_limits; /* shared with other servers (the
+                                         program frees it after them);
+                                         NULL: this server's own, from
+                                         limits.max_sessions[_per_addr] */
     ph_listener_failed_fn *listener_failed; /* bind/listen failures */
     void                 *listener_ctx;
     ph_tls_ctx           *tls;        /* STARTTLS (RFC 3207) is offered

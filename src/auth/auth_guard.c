@@ -7,27 +7,19 @@
  * addresses that all land in one run.
  */
 #include "auth/auth_guard.h"
+#include "core/addrkey.h"
 
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
-#include <openssl/rand.h>
 
 #define GUARD_MIN_SLOTS 4u
 #define GUARD_MAX_SLOTS ((size_t)1 << 24)
 
-/* Which addresses count together (auth_guard.h): an IPv4 address, or the
-   first 64 bits of an IPv6 one. family 0 marks an empty slot. */
-struct guard_key {
-    uint64_t addr;
-    uint8_t  family;            /* 4 or 6 */
-};
-
 struct guard_entry {
-    struct guard_key key;
+    struct ph_addr_key key;    /* family 0: an empty slot */
     unsigned         count;     /* failures in the current run */
     time_t           last;      /* when the last of them came */
 };
@@ -52,17 +44,6 @@ slots_for(size_t want)
     return n;
 }
 
-static uint64_t
-guard_seed(const struct ph_auth_guard *g)
-{
-    uint64_t seed;
-
-    if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) == 1)
-        return seed;
-    /* No entropy: still different per guard and per run (ASLR). */
-    return (uint64_t)(uintptr_t)g * 0x9e3779b97f4a7c15u;
-}
-
 struct ph_auth_guard *
 ph_auth_guard_new_sized(unsigned max_failures_per_addr, unsigned window_s,
                         size_t nslots)
@@ -82,7 +63,7 @@ ph_auth_guard_new_sized(unsigned max_failures_per_addr, unsigned window_s,
     }
     g->mask = n - 1;
     g->max_used = n - n / 4;    /* always an empty slot: probes end */
-    g->seed = guard_seed(g);
+    g->seed = ph_addr_key_seed(g);
     return g;
 }
 
@@ -102,62 +83,16 @@ ph_auth_guard_free(struct ph_auth_guard *g)
     free(g);
 }
 
-static uint64_t
-load_be64(const uint8_t *b)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
-/* The key for peer, or false for anything that is not an IP address. */
-static bool
-guard_key(const struct sockaddr *peer, struct guard_key *k)
-{
-    struct sockaddr_in  sin;
-    struct sockaddr_in6 sin6;
-
-    if (peer == NULL)
-        return false;
-    if (peer->sa_family == AF_INET) {
-        memcpy(&sin, peer, sizeof(sin));    /* no alignment assumptions */
-        k->addr = ntohl(sin.sin_addr.s_addr);
-        k->family = 4;
-        return true;
-    }
-    if (peer->sa_family != AF_INET6)
-        return false;               /* AF_UNIX: local, trusted */
-    memcpy(&sin6, peer, sizeof(sin6));
-    if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
-        /* A dual-stack listener's IPv4 client: its /64 would be ::ffff:0:0
-           and lump every IPv4 client together. */
-        k->addr = load_be64(sin6.sin6_addr.s6_addr + 8) & 0xffffffffu;
-        k->family = 4;
-        return true;
-    }
-    k->addr = load_be64(sin6.sin6_addr.s6_addr);
-    k->family = 6;
-    return true;
-}
-
-/* splitmix64's finaliser over the seeded key. */
 static size_t
-guard_home(const struct ph_auth_guard *g, const struct guard_key *k)
+guard_home(const struct ph_auth_guard *g, const struct ph_addr_key *k)
 {
-    uint64_t x = (k->addr ^ g->seed) + k->family * 0x9e3779b97f4a7c15u;
-
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    x ^= x >> 31;
-    return (size_t)x & g->mask;
+    return (size_t)ph_addr_key_hash(k, g->seed) & g->mask;
 }
 
 /* The slot holding k, or NULL; *idx_out is that slot or the empty slot
    where k would go. */
 static struct guard_entry *
-guard_find(struct ph_auth_guard *g, const struct guard_key *k,
+guard_find(struct ph_auth_guard *g, const struct ph_addr_key *k,
            size_t *idx_out)
 {
     size_t i = guard_home(g, k);
@@ -168,7 +103,7 @@ guard_find(struct ph_auth_guard *g, const struct guard_key *k,
         *idx_out = i;
         if (e->key.family == 0)
             return NULL;
-        if (e->key.family == k->family && e->key.addr == k->addr)
+        if (ph_addr_key_eq(&e->key, k))
             return e;
     }
 }
@@ -231,11 +166,11 @@ static unsigned
 guard_count(struct ph_auth_guard *g, const struct sockaddr *peer,
             time_t now)
 {
-    struct guard_key    k;
+    struct ph_addr_key    k;
     struct guard_entry *e;
     size_t              i;
 
-    if (g == NULL || g->slots == NULL || !guard_key(peer, &k))
+    if (g == NULL || g->slots == NULL || !ph_addr_key(peer, &k))
         return 0;
     if ((e = guard_find(g, &k, &i)) == NULL)
         return 0;
@@ -266,11 +201,11 @@ void
 ph_auth_guard_failed(struct ph_auth_guard *g, const struct sockaddr *peer,
                      time_t now)
 {
-    struct guard_key    k;
+    struct ph_addr_key    k;
     struct guard_entry *e;
     size_t              i;
 
-    if (g == NULL || g->slots == NULL || !guard_key(peer, &k))
+    if (g == NULL || g->slots == NULL || !ph_addr_key(peer, &k))
         return;
     e = guard_find(g, &k, &i);
     if (e != NULL && !entry_live(g, e, now))

@@ -8,7 +8,7 @@
 #include <string.h>
 
 ph_smtp_server *ph_smtp_session_server(ph_smtp_session *s) { return s->srv; }
-const char *ph_smtp_session_id(ph_smtp_session *s) { return s->id; }
+const char *ph_smtp_session_id(ph_smtp_session *s) { return s->ss.id; }
 const char *ph_smtp_session_helo(ph_smtp_session *s) { return s->helo; }
 bool ph_smtp_session_is_esmtp(ph_smtp_session *s) { return s->esmtp; }
 void *ph_smtp_session_data(ph_smtp_session *s) { return s->user_data; }
@@ -24,37 +24,37 @@ ph_smtp_session_set_data(ph_smtp_session *s, void *data)
 const struct sockaddr *
 ph_smtp_session_peer(ph_smtp_session *s)
 {
-    return s->conn ? (const struct sockaddr *)&s->conn->peer : NULL;
+    return ph_session_peer(&s->ss);
 }
 
 const struct sockaddr *
 ph_smtp_session_local(ph_smtp_session *s)
 {
-    return s->conn ? (const struct sockaddr *)&s->conn->local : NULL;
+    return ph_session_local(&s->ss);
 }
 
 const char *
 ph_smtp_session_peer_addr(ph_smtp_session *s)
 {
-    return s->conn ? s->conn->peer_addr : "";
+    return ph_session_peer_addr(&s->ss);
 }
 
 unsigned
 ph_smtp_session_peer_port(ph_smtp_session *s)
 {
-    return s->conn ? s->conn->peer_port : 0;
+    return ph_session_peer_port(&s->ss);
 }
 
 const char *
 ph_smtp_session_local_addr(ph_smtp_session *s)
 {
-    return s->conn ? s->conn->local_addr : "";
+    return ph_session_local_addr(&s->ss);
 }
 
 unsigned
 ph_smtp_session_local_port(ph_smtp_session *s)
 {
-    return s->conn ? s->conn->local_port : 0;
+    return ph_session_local_port(&s->ss);
 }
 
 const char *
@@ -127,7 +127,7 @@ ph_smtp_session_set_chunking(ph_smtp_session *s, bool line_mode,
 void
 ph_smtp_session_close(ph_smtp_session *s)
 {
-    if (s->dead)
+    if (s->ss.dead)
         return;
     if (s->expect != 0)
         s->close_after_reply = true;    /* after the awaited reply */

@@ -11,7 +11,6 @@
  * with the failures seen from that address.
  */
 #include "smtp/smtp_internal.h"
-#include "auth/auth_guard.h"
 #include "auth/sasl.h"
 
 #include <ctype.h>
@@ -28,7 +27,7 @@ smtp_auth_offered(const ph_smtp_session *s)
     const ph_smtp_server *srv = s->srv;
 
     return srv != NULL && srv->verify != NULL &&
-           (srv->tls == NULL || srv->auth_plaintext || smtp_is_tls(s));
+           (srv->core.tls == NULL || srv->auth_plaintext || smtp_is_tls(s));
 }
 
 /* Drops an exchange in progress (not a login already made). */
@@ -67,9 +66,7 @@ start_verify(ph_smtp_session *s, const char *authzid, const char *user,
 
     /* Checked here, before every password, not only when AUTH starts:
        sessions parked at a 334 must not get guesses past the limit. */
-    if (srv->guard != NULL &&
-        ph_auth_guard_blocked(srv->guard, ph_smtp_session_peer(s),
-                              time(NULL))) {
+    if (ph_session_auth_blocked(&s->ss)) {
         sasl_end(s);
         ph_smtp_reply(s, 454, "4.7.0", "Too many failed logins from your "
                       "address, try again later");
@@ -151,9 +148,7 @@ auth_refused(ph_smtp_session *s)
     else if (!smtp_auth_offered(s))
         ph_smtp_reply(s, 538, "5.7.11", "Encryption required for "
                       "requested authentication mechanism");
-    else if (srv->guard != NULL &&
-             ph_auth_guard_blocked(srv->guard, ph_smtp_session_peer(s),
-                                   time(NULL)))
+    else if (ph_session_auth_blocked(&s->ss))
         ph_smtp_reply(s, 454, "4.7.0", "Too many failed logins from your "
                       "address, try again later");
     else
@@ -220,10 +215,8 @@ smtp_sasl_line(ph_smtp_session *s, char *line, size_t len)
         login_step(s, step, line, len);
     }
     OPENSSL_cleanse(line, len);
-    if (s->expect != 0 && !s->dead) {
-        s->waiting = true;              /* the check answers later */
-        ph_conn_pause_read(s->conn);
-    }
+    if (s->expect != 0 && !s->ss.dead)
+        ph_session_wait(&s->ss);           /* the check answers later */
 }
 
 /* ---- the answer ------------------------------------------------------- */
@@ -232,7 +225,7 @@ static void
 fail_now(ph_smtp_session *s)
 {
     ph_smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
-    if (s->srv != NULL && !s->dead &&
+    if (s->srv != NULL && !s->ss.dead &&
         s->nauth_failures >= s->srv->limits.max_auth_failures) {
         const char *line = "Too many failed logins, closing connection";
         s->expect = 0;
@@ -243,41 +236,30 @@ fail_now(ph_smtp_session *s)
 }
 
 static void
-delay_cb(evutil_socket_t fd, short what, void *arg)
+delay_done(struct ph_session *ss)
 {
-    (void)fd;
-    (void)what;
-    fail_now(arg);
+    fail_now(smtp_of(ss));
 }
 
 static void
 auth_failed(ph_smtp_session *s)
 {
-    ph_smtp_server *srv = s->srv;
-    unsigned        base = srv->limits.auth_fail_delay_ms, ms;
-    struct timeval  tv;
+    unsigned base = s->srv->limits.auth_fail_delay_ms, ms;
 
     s->nauth_failures++;
-    if (ph_log_enabled(s->loop, PH_LOG_INFO)) {
+    if (ph_log_enabled(s->ss.loop, PH_LOG_INFO)) {
         char user[96];          /* client text: no CR/LF into the log */
-        ph_log(s->loop, PH_LOG_INFO, "session=%s event=auth_failed peer=%s "
-               "mech=%s user=%s", s->id, s->conn->peer_addr, s->sasl_mech,
+        ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=auth_failed peer=%s "
+               "mech=%s user=%s", s->ss.id, ph_session_peer_addr(&s->ss),
+               s->sasl_mech,
                s->sasl_user ? ph_log_sanitize(user, sizeof(user),
                s->sasl_user, strlen(s->sasl_user)) : "-");
     }
     sasl_end(s);
-    /* The delay grows with the failures seen from this address. */
-    ms = ph_auth_guard_fail_delay(srv->guard, ph_smtp_session_peer(s),
-                                  time(NULL), base);
+    /* Recorded for the address; the delay grows with its failures. */
+    ms = ph_session_auth_failed(&s->ss, base);
     if (base == PH_SMTP_NO_DELAY ||
-        (s->auth_delay_ev == NULL &&
-         (s->auth_delay_ev = evtimer_new(s->loop->base, delay_cb, s)) == NULL)) {
-        fail_now(s);
-        return;
-    }
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    if (evtimer_add(s->auth_delay_ev, &tv) != 0)
+        ph_session_delay(&s->ss, ms, delay_done) != 0)
         fail_now(s);
 }
 
@@ -288,7 +270,7 @@ ph_smtp_auth_reply(ph_smtp_session *s, enum ph_smtp_auth_status st,
     if (s == NULL || !s->auth_checking)
         return PH_ESTATE;
     s->auth_checking = false;
-    if (s->dead || s->srv == NULL)
+    if (s->ss.dead || s->srv == NULL)
         return PH_ECLOSED;
     switch (st) {
     case PH_SMTP_AUTH_OK:
@@ -319,10 +301,10 @@ smtp_auth_commit(ph_smtp_session *s)
     free(s->auth_user);
     s->auth_user = s->sasl_user;
     s->sasl_user = NULL;
-    if (ph_log_enabled(s->loop, PH_LOG_INFO)) {
+    if (ph_log_enabled(s->ss.loop, PH_LOG_INFO)) {
         char user[96];
-        ph_log(s->loop, PH_LOG_INFO, "session=%s event=auth mech=%s user=%s",
-               s->id, s->sasl_mech, s->auth_user ? ph_log_sanitize(user,
+        ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=auth mech=%s user=%s",
+               s->ss.id, s->sasl_mech, s->auth_user ? ph_log_sanitize(user,
                sizeof(user), s->auth_user, strlen(s->auth_user)) : "-");
     }
 }

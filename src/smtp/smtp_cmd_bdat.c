@@ -83,9 +83,9 @@ chunk_start(ph_smtp_session *s)
     s->bdat_skip = false;
     s->expect = 0;
     smtp_set_state(s, SMTP_S_BDAT);
-    if (s->waiting && !s->in_dispatch) {
-        s->waiting = false;     /* a pending handler took it: read again */
-        ph_conn_resume_read(s->conn);
+    if (s->ss.waiting && !s->in_dispatch) {
+        s->ss.waiting = false;     /* a pending handler took it: read again */
+        ph_conn_resume_read(s->ss.conn);
     }
 }
 
@@ -94,7 +94,7 @@ chunk_start(ph_smtp_session *s)
 enum ph_result
 smtp_cmd_bdat(ph_smtp_session *s, const char *verb, const char *arg)
 {
-    if (!s->dead && s->bdat_armed)
+    if (!s->ss.dead && s->bdat_armed)
         chunk_start(s);
     return PH_OK;
 }
@@ -240,7 +240,7 @@ feed_slice(ph_smtp_session *s, struct evbuffer *in)
         len = v[i].iov_len < want - used ? v[i].iov_len : want - used;
         smtp_message_bytes(s, v[i].iov_base, len);
         used += len;
-        if (s->dead || s->state != SMTP_S_BDAT)
+        if (s->ss.dead || s->state != SMTP_S_BDAT)
             break;
     }
     return used;
@@ -249,12 +249,12 @@ feed_slice(ph_smtp_session *s, struct evbuffer *in)
 bool
 smtp_bdat_read(ph_smtp_session *s)
 {
-    struct evbuffer *in = ph_conn_input(s->conn);
+    struct evbuffer *in = ph_conn_input(s->ss.conn);
     size_t           used;
 
     while (s->bdat_left > 0) {
         used = feed_slice(s, in);
-        if (s->dead)
+        if (s->ss.dead)
             return false;
         evbuffer_drain(in, used);
         s->bdat_left -= used;

@@ -116,7 +116,7 @@ smtp_data_end(ph_smtp_session *s)
     s->cur_id = SMTP_V_EOM;
     s->expect = expect;
     s->replied = 0;
-    for (i = 0; i < expect && s->expect != 0 && !s->dead; i++)
+    for (i = 0; i < expect && s->expect != 0 && !s->ss.dead; i++)
         ph_smtp_reply(s, tx->err_code, tx->err_enh[0] ? tx->err_enh : NULL,
                       "%s", tx->err_text);
 }
@@ -127,7 +127,7 @@ feed_slice(ph_smtp_session *s, const char *p, size_t len)
 {
     size_t used = 0, out_len, n;
 
-    while (used < len && !ph_smtp_data_done(&s->dr) && !s->dead &&
+    while (used < len && !ph_smtp_data_done(&s->dr) && !s->ss.dead &&
            s->state == SMTP_S_DATA) {
         size_t take = len - used < SMTP_DATA_SLICE ? len - used : SMTP_DATA_SLICE;
         n = ph_smtp_data_feed(&s->dr, p + used, take, s->data_out,
@@ -145,7 +145,7 @@ feed_slice(ph_smtp_session *s, const char *p, size_t len)
 bool
 smtp_data_read(ph_smtp_session *s)
 {
-    struct evbuffer       *in = ph_conn_input(s->conn);
+    struct evbuffer       *in = ph_conn_input(s->ss.conn);
     struct evbuffer_iovec  v[8];
     int                    n, i;
     size_t                 used;
@@ -158,7 +158,7 @@ smtp_data_read(ph_smtp_session *s)
         for (i = 0; i < n && i < 8 && !ph_smtp_data_done(&s->dr) &&
                     s->state == SMTP_S_DATA; i++)
             used += feed_slice(s, v[i].iov_base, v[i].iov_len);
-        if (s->dead)
+        if (s->ss.dead)
             return false;
         evbuffer_drain(in, used);
         if (s->state != SMTP_S_DATA)
@@ -167,7 +167,7 @@ smtp_data_read(ph_smtp_session *s)
             smtp_data_end(s);
             return true;
         }
-        if (s->dead || s->state != SMTP_S_DATA)
+        if (s->ss.dead || s->state != SMTP_S_DATA)
             return false;
     }
 }

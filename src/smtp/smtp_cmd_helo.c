@@ -58,7 +58,7 @@ smtp_cmd_ehlo(ph_smtp_session *s, const char *verb, const char *arg)
     size_t          n = 0, i;
 
     snprintf(first, sizeof(first), "%s Hello %.200s [%s], pleased to meet "
-             "you", srv->hostname, arg, ph_smtp_session_peer_addr(s));
+             "you", srv->core.hostname, arg, ph_smtp_session_peer_addr(s));
     lines[n++] = first;
     lines[n++] = "PIPELINING";
     snprintf(size, sizeof(size), "SIZE %zu", srv->limits.max_message_size);

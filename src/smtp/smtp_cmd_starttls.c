@@ -17,20 +17,19 @@
 bool
 smtp_is_tls(const ph_smtp_session *s)
 {
-    return s->conn != NULL && s->conn->tls == PH_CONN_TLS_ON;
+    return ph_session_tls_on(&s->ss);
 }
 
 bool
 smtp_tls_offered(const ph_smtp_session *s)
 {
-    return s->srv != NULL && s->srv->tls != NULL && s->conn != NULL &&
-           s->conn->tls == PH_CONN_TLS_OFF;
+    return s->srv != NULL && ph_session_tls_possible(&s->ss);
 }
 
 enum ph_result
 smtp_cmd_starttls(ph_smtp_session *s, const char *verb, const char *arg)
 {
-    if (s->srv->tls == NULL)
+    if (s->srv->core.tls == NULL)
         ph_smtp_reply(s, 502, "5.5.1", "STARTTLS not available");
     else if (!smtp_tls_offered(s))
         ph_smtp_reply(s, 503, "5.5.1", "TLS already active");
@@ -43,45 +42,21 @@ smtp_cmd_starttls(ph_smtp_session *s, const char *verb, const char *arg)
 void
 smtp_tls_commit(ph_smtp_session *s)
 {
-    if (!smtp_tls_offered(s) ||
-        ph_conn_start_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls),
-                          s->srv->limits.tls_handshake_timeout) != 0) {
+    if (!smtp_tls_offered(s) || ph_session_start_tls(&s->ss) != 0)
         s->close_after_reply = true;    /* cannot go on in plaintext */
-        return;
-    }
-    s->tls_starting = true;
-    ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
 }
 
-/* An implicit-TLS listener: the handshake before anything else. */
+/* Handshake done (the core's tls_ready): a fresh start over TLS. */
 void
-smtp_tls_accept(ph_smtp_session *s)
+smtp_tls_ready(struct ph_session *ss)
 {
-    if (ph_conn_accept_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls),
-                           s->srv->limits.tls_handshake_timeout) != 0) {
-        s->conn->ops->on_event(s, PH_CONN_ERROR);
-        return;
-    }
-    s->tls_starting = true;
-    ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
-}
+    ph_smtp_session *s = smtp_of(ss);
+    size_t           max = ss->lr.max;
 
-/* Handshake done (conn's on_tls): a fresh start over TLS. */
-void
-smtp_tls_ready(void *ctx)
-{
-    ph_smtp_session *s = ctx;
-    size_t           max = s->lr.max;
-    char             who[32];
-
-    s->tls_starting = false;
-    ph_conn_set_timeout(s->conn, s->srv ? s->srv->limits.idle_timeout : 0);
-    snprintf(who, sizeof(who), "session=%s", s->id);
-    ph_conn_log_tls(s->conn, who, "starttls_pipelining");
     /* Shut down (or dying) during the handshake: it only says goodbye. */
     if (s->srv == NULL || s->state == SMTP_S_CLOSING)
         return;
-    if (s->srv->shutting_down) {
+    if (s->srv->core.shutting_down) {
         smtp_session_shutdown(s, true);
         return;
     }
@@ -96,14 +71,14 @@ smtp_tls_ready(void *ctx)
     s->helo = NULL;
     s->esmtp = false;
     smtp_auth_reset(s);
-    memset(&s->lr, 0, sizeof(s->lr));
-    s->lr.max = max;
+    memset(&s->ss.lr, 0, sizeof(s->ss.lr));
+    s->ss.lr.max = max;
     smtp_set_state(s, SMTP_S_READY);
-    ph_conn_resume_read(s->conn);
+    ph_conn_resume_read(s->ss.conn);
 }
 
 bool
 ph_smtp_session_tls(ph_smtp_session *s, struct ph_tls_info *out)
 {
-    return ph_conn_tls_info(s->conn, out);
+    return ph_conn_tls_info(s->ss.conn, out);
 }

@@ -10,11 +10,10 @@
 #define PH_SMTP_INTERNAL_H
 
 #include "core/arena.h"
-#include "core/core_internal.h"
+#include "core/session.h"
 #include "plugin/plugin_internal.h"
 #include "smtp/smtp_parse.h"
 
-#define SMTP_MAX_LISTENERS 8
 /* Message buffer sets kept for reuse after sessions end (STYLE 5). */
 #define SMTP_BUF_CACHE 32
 
@@ -62,6 +61,8 @@ enum smtp_verb_id {
 #define SMTP_F_NO_ARG     0x08u  /* 501 if an argument is given */
 #define SMTP_F_NEED_ARG   0x10u  /* 501 without an argument */
 #define SMTP_F_NOT_IN_TX  0x20u  /* 503 inside a transaction (MAIL) */
+#define SMTP_F_JUNK       0x80u  /* makes no progress: counted against
+                                    max_noop_commands (core) */
 #define SMTP_F_NOT_IN_DATA 0x40u /* 503 once the message data has begun:
                                     between BDAT chunks (RFC 3030 2) */
 
@@ -92,18 +93,13 @@ struct smtp_verb {
 };
 
 struct ph_smtp_server {
-    ph_loop                 *loop;
-    char                    *alias, *hostname;
+    struct ph_server         core;         /* listeners, sessions, limits */
     enum ph_smtp_mode        mode;
     struct ph_smtp_limits    limits;       /* defaults filled in */
-    bool                     line_mode, whole_message, reuse_port;
+    bool                     line_mode, whole_message;
     size_t                   chunk_size;
     enum ph_smtp_bare_eol    bare_eol;
     void                    *user_data;
-    ph_listener_failed_fn   *listener_failed;
-    void                    *listener_ctx;
-    struct ph_listener       listeners[SMTP_MAX_LISTENERS];
-    size_t                   nlisteners;
     struct smtp_verb        *verbs;
     size_t                   nverbs, verbs_cap;
     ph_smtp_handler         *default_handler;
@@ -113,16 +109,10 @@ struct ph_smtp_server {
     size_t                   next_lines;
     char                   **mail_params, **rcpt_params;
     size_t                   nmail_params, nrcpt_params;
-    ph_smtp_session         *sessions;     /* doubly linked */
-    unsigned                 nsessions;
-    bool                     shutting_down;
     ph_pipeline             *pl;
-    ph_tls_ctx              *tls;          /* STARTTLS and implicit TLS */
     bool                     auth_plaintext, auth_required;
     ph_smtp_verify_fn       *verify;       /* AUTH on when set */
     void                    *verify_ctx;
-    struct ph_auth_guard    *guard;        /* AUTH failures per address */
-    bool                     shared_guard; /* the program's: not freed */
     int                      ev_connection, ev_unknown, ev_header, ev_eom,
                              ev_disconnected, ev_response;
     struct smtp_msgbufs      buf_cache[SMTP_BUF_CACHE];
@@ -148,25 +138,16 @@ struct smtp_tx {
 };
 
 struct ph_smtp_session {
+    struct ph_session        ss;           /* first: the core's part */
     ph_smtp_server          *srv;          /* NULL once the server died */
-    ph_loop                 *loop;
-    struct ph_conn          *conn;         /* NULL once closed */
-    ph_smtp_session         *prev, *next;
-    unsigned                 refs;
-    char                     id[17];
     enum smtp_state          state;
     bool                     esmtp;
-    bool                     waiting;      /* handler pending: not reading */
     bool                     close_after_reply;
     bool                     in_dispatch;  /* inside a handler call */
-    bool                     dead;         /* connection gone */
     unsigned                 expect;       /* replies the command awaits */
     unsigned                 replied;      /* replies sent for it */
     enum smtp_verb_id        cur_id;       /* command being answered */
     char                     cur_verb[PH_SMTP_MAX_VERB + 1];
-    unsigned                 nerrors;
-    struct ph_linereader     lr;
-    char                    *line;         /* max_line_len + 1 */
     char                    *helo;         /* heap */
     /* the MAIL/RCPT being decided (handler reads it) */
     struct ph_smtp_path      path;
@@ -187,7 +168,6 @@ struct ph_smtp_session {
     bool                     chunking_pending, next_line_mode;
     size_t                   next_chunk_size;
     bool                     greeted;      /* CONNECT step ran */
-    bool                     unlinked;     /* off the server's list */
     bool                     data_aborted; /* tx_abort already called */
     /* BDAT chunk (smtp_cmd_bdat.c) */
     uint64_t                 bdat_size, bdat_left;
@@ -197,11 +177,7 @@ struct ph_smtp_session {
     bool                     bdat_skip;    /* refused: read and drop it */
     enum smtp_state          bdat_back;    /* state after a dropped one */
     void                    *user_data;
-    struct timeval           started;
     unsigned                 ntx;          /* transactions completed */
-    /* TLS (smtp_cmd_starttls.c) */
-    bool                     tls_starting; /* 220 to STARTTLS sent: read
-                                              nothing until the handshake */
     /* AUTH (smtp_cmd_auth.c) */
     enum smtp_sasl_step      sasl;         /* next line is a SASL answer */
     bool                     auth_checking;/* verify runs, answer awaited */
@@ -209,13 +185,20 @@ struct ph_smtp_session {
     char                    *sasl_user;    /* LOGIN: user, before password */
     char                     sasl_mech[PH_SMTP_MAX_MECH + 1];
     unsigned                 nauth_failures;
-    struct event            *auth_delay_ev;
 };
+
+/* The protocol session of a core session (ss is its first member). */
+static inline ph_smtp_session *
+smtp_of(struct ph_session *ss)
+{
+    return (ph_smtp_session *)ss;
+}
 
 /* smtp_session.c */
 ph_smtp_session *smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd,
                                   const struct sockaddr *peer,
                                   socklen_t peer_len);
+extern const struct ph_session_ops smtp_session_ops;
 void smtp_session_shutdown(ph_smtp_session *s, bool send_421);
 void smtp_set_state(ph_smtp_session *s, enum smtp_state next);
 void smtp_count_error(ph_smtp_session *s);
@@ -234,8 +217,7 @@ void smtp_session_greet(ph_smtp_session *s);
 enum ph_result smtp_cmd_starttls(ph_smtp_session *s, const char *verb,
                                  const char *arg);
 void smtp_tls_commit(ph_smtp_session *s);
-void smtp_tls_accept(ph_smtp_session *s);
-void smtp_tls_ready(void *ctx);
+void smtp_tls_ready(struct ph_session *ss);
 bool smtp_tls_offered(const ph_smtp_session *s);
 bool smtp_is_tls(const ph_smtp_session *s);
 
@@ -247,7 +229,8 @@ bool smtp_auth_offered(const ph_smtp_session *s);
 void smtp_auth_commit(ph_smtp_session *s);
 void smtp_auth_reset(ph_smtp_session *s);
 
-/* smtp_reply.c */
+/* smtp_reply.c; a reply a plugin kept off the wire commits nothing */
+#define SMTP_REPLY_SUPPRESSED (-1)
 int smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
                     const char *const *lines, size_t n);
 void smtp_reply_done(ph_smtp_session *s, int code);

@@ -184,7 +184,7 @@ smtp_message_bytes(ph_smtp_session *s, const char *p, size_t len)
     }
     if (s->srv->cb.data != NULL) {
         s->srv->cb.data(s, p, len);
-        if (s->tx.err_code != 0 || s->dead)
+        if (s->tx.err_code != 0 || s->ss.dead)
             return;             /* the program refused it meanwhile */
     }
     if (s->srv->whole_message && keep_whole(s, p, len) != 0) {

@@ -20,7 +20,7 @@ smtp_plugin_sink(void *server, struct ph_event *ev)
     ph_smtp_server *srv = server;
 
     if (strcmp(ev->name, "plugin_error") == 0)
-        ph_log(srv->loop, PH_LOG_WARN, "event=plugin_error plugin=%s "
+        ph_log(srv->core.loop, PH_LOG_WARN, "event=plugin_error plugin=%s "
                "event_name=%s returned=%s", ev->argc > 0 ? ev->argv[0] : "",
                ev->argc > 1 ? ev->argv[1] : "", ev->argc > 2 ? ev->argv[2]
                                                              : "");
@@ -60,14 +60,14 @@ smtp_plugins_inbound(ph_smtp_session *s, int ev_id, const char *name,
         !ph_pipeline_wants(s->srv->pl, PH_HOOK_SERVER, ev_id))
         return true;
     ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, 0);
-    ph_event_add_arg(&ev, s->id);
+    ph_event_add_arg(&ev, s->ss.id);
     for (size_t i = 0; i < n; i++)
         ph_event_add_arg(&ev, args[i]);
     ph_smtp_session_ref(s);
     go_on = ph_pipeline_dispatch(s->srv->pl, &ev);
     ph_event_cleanup(&ev);
     ph_smtp_session_unref(s);
-    return go_on && !s->dead;
+    return go_on && !s->ss.dead;
 }
 
 /* A plugin that replied has answered the step (command, greeting, end
@@ -75,7 +75,7 @@ smtp_plugins_inbound(ph_smtp_session *s, int ev_id, const char *name,
 bool
 smtp_step_open(ph_smtp_session *s)
 {
-    return !s->dead && s->expect != 0 && s->replied == 0;
+    return !s->ss.dead && s->expect != 0 && s->replied == 0;
 }
 
 /* "cmd_<verb>" for verbs in the table, "unknown" for the rest (a client's

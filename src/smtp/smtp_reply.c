@@ -29,40 +29,55 @@ wants_enh(const ph_smtp_session *s, int code)
     }
 }
 
-int
-smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
-                const char *const *lines, size_t n)
+/*
+ * Writes a reply after the outbound plugins. *code becomes the code that
+ * went on the wire (a plugin may rewrite it), or SMTP_REPLY_SUPPRESSED
+ * when a plugin kept the reply off the wire: what the reply commits is
+ * decided from that (ARCHITECTURE: a reply commits what went out).
+ */
+static int
+send_reply(ph_smtp_session *s, int *code, const char *enh,
+           const char *const *lines, size_t n)
 {
     char buf[SMTP_REPLY_MAX];
     int  len;
 
     /* After a 421 (or QUIT's 221) nothing more may reach the client. */
-    if (s->dead || s->conn == NULL || s->state == SMTP_S_CLOSING)
+    if (s->ss.dead || s->ss.conn == NULL || s->state == SMTP_S_CLOSING)
         return PH_ECLOSED;
     /* Between the 220 to STARTTLS (or an implicit-TLS accept) and the end
        of the handshake no SMTP reply may be written: in plaintext it
        would reach a client speaking TLS. A 421 then is just a close. */
-    if (s->tls_starting)
+    if (s->ss.tls_starting)
         return PH_ECLOSED;
     if (s->srv != NULL &&
         ph_pipeline_wants(s->srv->pl, PH_HOOK_CLIENT, s->srv->ev_response)) {
-        if (!smtp_plugins_response(s, &code, &enh, lines, n, buf,
-                                   sizeof(buf), wants_enh(s, code), &len))
-            return 0;           /* suppressed: nothing on the wire */
+        if (!smtp_plugins_response(s, code, &enh, lines, n, buf,
+                                   sizeof(buf), wants_enh(s, *code), &len)) {
+            *code = SMTP_REPLY_SUPPRESSED;
+            return 0;           /* nothing on the wire */
+        }
     } else {
-        len = ph_smtp_format_reply(buf, sizeof(buf), code, enh, lines, n,
-                                   wants_enh(s, code));
+        len = ph_smtp_format_reply(buf, sizeof(buf), *code, enh, lines, n,
+                                   wants_enh(s, *code));
     }
     if (len < 0)
         return PH_EINVAL;
-    if (code >= 400 && ph_log_enabled(s->loop, PH_LOG_INFO)) {
+    if (*code >= 400 && ph_log_enabled(s->ss.loop, PH_LOG_INFO)) {
         char text[200];
-        ph_log(s->loop, PH_LOG_INFO, "session=%s event=reply cmd=%s "
-               "code=%d text=\"%s\"", s->id, s->cur_verb, code,
+        ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=reply cmd=%s "
+               "code=%d text=\"%s\"", s->ss.id, s->cur_verb, *code,
                ph_log_sanitize(text, sizeof(text), lines[n - 1],
                                strlen(lines[n - 1])));
     }
-    return ph_conn_write(s->conn, buf, (size_t)len);
+    return ph_conn_write(s->ss.conn, buf, (size_t)len);
+}
+
+int
+smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
+                const char *const *lines, size_t n)
+{
+    return send_reply(s, &code, enh, lines, n);
 }
 
 /* The 2xx went out but its effect could not be recorded (ENOMEM, or a
@@ -74,10 +89,24 @@ commit_failed(ph_smtp_session *s, int err)
     const char *line = err == PH_ENOMEM ? "Out of memory, closing connection"
                                         : "Internal error, closing connection";
 
-    ph_log(s->loop, PH_LOG_ERROR, "session=%s event=commit_failed cmd=%s "
-           "error=%d", s->id, s->cur_verb, err);
+    ph_log(s->ss.loop, PH_LOG_ERROR, "session=%s event=commit_failed cmd=%s "
+           "error=%d", s->ss.id, s->cur_verb, err);
     smtp_send_reply(s, 421, "4.3.0", &line, 1);
     s->close_after_reply = true;
+}
+
+/* A positive reply to these moves a mail along (or secures the session):
+   the count of commands without progress starts again. */
+static bool
+smtp_makes_progress(enum smtp_verb_id id)
+{
+    switch (id) {
+    case SMTP_V_MAIL: case SMTP_V_RCPT: case SMTP_V_DATA: case SMTP_V_BDAT:
+    case SMTP_V_EOM: case SMTP_V_AUTH: case SMTP_V_STARTTLS:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* What a reply to the current command changes in the session. */
@@ -86,6 +115,9 @@ commit(ph_smtp_session *s, int code)
 {
     bool ok = code >= 200 && code < 300;
     int  err;
+
+    if (code >= 200 && code < 400 && smtp_makes_progress(s->cur_id))
+        ph_session_progress(&s->ss);    /* max_noop_commands starts over */
 
     switch (s->cur_id) {
     case SMTP_V_CONNECT:
@@ -130,11 +162,13 @@ commit(ph_smtp_session *s, int code)
             smtp_auth_commit(s);
         break;
     case SMTP_V_EOM:
-        ph_log(s->loop, PH_LOG_INFO, "session=%s event=message from=<%s> "
-               "rcpts=%zu size=%zu code=%d", s->id,
+        /* The code the client saw: a plugin's 5xx over the program's 250
+           ends the transaction as aborted (tx_abort), not delivered. */
+        ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=message from=<%s> "
+               "rcpts=%zu size=%zu code=%d", s->ss.id,
                s->tx.sender ? s->tx.sender : "", s->tx.nrcpts, s->tx.size,
                code);
-        smtp_tx_reset(s, false);
+        smtp_tx_reset(s, !ok && s->srv && s->srv->mode != PH_SMTP_MODE_LMTP);
         break;
     default:
         break;
@@ -153,7 +187,8 @@ smtp_reply_done(ph_smtp_session *s, int code)
     s->replied++;
     if (s->cur_id == SMTP_V_EOM && s->replied < s->expect)
         return;                 /* LMTP: one reply per recipient */
-    commit(s, code);
+    if (code != SMTP_REPLY_SUPPRESSED)
+        commit(s, code);        /* suppressed: the client saw nothing */
     s->expect = 0;
     s->replied = 0;
     if (s->close_after_reply) {
@@ -164,15 +199,12 @@ smtp_reply_done(ph_smtp_session *s, int code)
         smtp_count_error(s);
     if (s->state == SMTP_S_CLOSING)
         return;
-    if (s->srv != NULL && s->srv->shutting_down && !smtp_in_transaction(s)) {
+    if (s->srv != NULL && s->srv->core.shutting_down && !smtp_in_transaction(s)) {
         smtp_session_shutdown(s, true);     /* drained: now the 421 */
         return;
     }
-    if (s->waiting && !s->in_dispatch) {
-        s->waiting = false;     /* an answer came later: read again */
-        if (s->conn)
-            ph_conn_resume_read(s->conn);
-    }
+    if (s->ss.waiting && !s->in_dispatch)
+        ph_session_resume(&s->ss);  /* an answer came later: read again */
 }
 
 static int
@@ -181,7 +213,7 @@ reply_lines(ph_smtp_session *s, int code, const char *enh,
 {
     int rc;
 
-    if (s->dead)
+    if (s->ss.dead)
         return PH_ECLOSED;
     if (code < 200 || code > 599 || n == 0)
         return PH_EINVAL;
@@ -189,7 +221,7 @@ reply_lines(ph_smtp_session *s, int code, const char *enh,
        a pipelining client out of step (STYLE 3). */
     if (s->expect == 0)
         return PH_ESTATE;
-    rc = smtp_send_reply(s, code, enh, lines, n);
+    rc = send_reply(s, &code, enh, lines, n);     /* code: as sent */
     if (rc == PH_EINVAL)
         return rc;
     smtp_reply_done(s, code);

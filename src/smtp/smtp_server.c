@@ -13,9 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Seconds a closing session may take to flush its 421 at shutdown. */
-#define SMTP_SHUTDOWN_FLUSH_S 5
-
 static void
 fill_limits(struct ph_smtp_limits *l)
 {
@@ -47,17 +44,22 @@ fill_limits(struct ph_smtp_limits *l)
         l->auth_fail_window = 300;
     if (l->tls_handshake_timeout == 0)
         l->tls_handshake_timeout = 30;
+    if (l->max_session_time == 0)
+        l->max_session_time = 3600;
+    if (l->max_noop_commands == 0)
+        l->max_noop_commands = 100;
 }
 
-static char *
-default_hostname(void)
+/* The core's share of the limits. */
+static void
+core_limits(struct ph_core_limits *c, const struct ph_smtp_limits *l)
 {
-    char name[256];
-
-    if (gethostname(name, sizeof(name) - 1) != 0)
-        strcpy(name, "localhost");
-    name[sizeof(name) - 1] = '\0';
-    return strdup(name);
+    c->idle_timeout = l->idle_timeout;
+    c->max_session_time = l->max_session_time;
+    c->max_noop_commands = l->max_noop_commands;
+    c->max_errors = l->max_errors;
+    c->tls_handshake_timeout = l->tls_handshake_timeout;
+    c->line_max = l->max_line_len;
 }
 
 /* "connection" for plugins: false if one ate it (and answered). */
@@ -65,11 +67,11 @@ static bool
 connection_event(ph_smtp_session *s)
 {
     char        pport[8], lport[8];
-    const char *args[4] = { s->conn->peer_addr, pport, s->conn->local_addr,
-                            lport };
+    const char *args[4] = { ph_session_peer_addr(&s->ss), pport,
+                            ph_session_local_addr(&s->ss), lport };
 
-    snprintf(pport, sizeof(pport), "%u", s->conn->peer_port);
-    snprintf(lport, sizeof(lport), "%u", s->conn->local_port);
+    snprintf(pport, sizeof(pport), "%u", ph_session_peer_port(&s->ss));
+    snprintf(lport, sizeof(lport), "%u", ph_session_local_port(&s->ss));
     return smtp_plugins_inbound(s, s->srv->ev_connection, "connection", args,
                                 4) && smtp_step_open(s);
 }
@@ -87,45 +89,48 @@ smtp_session_greet(ph_smtp_session *s)
                      "", 1);
 }
 
-static void
-accept_common(ph_smtp_server *srv, evutil_socket_t fd,
-              const struct sockaddr *peer, socklen_t peer_len, bool tls)
+/* The core accepted a connection within the limits. */
+static struct ph_session *
+accept_session(struct ph_server *core, evutil_socket_t fd,
+               const struct sockaddr *peer, socklen_t peer_len, bool tls)
 {
-    ph_smtp_session *s;
+    ph_smtp_server  *srv = (ph_smtp_server *)core;
+    ph_smtp_session *s = smtp_session_new(srv, fd, peer, peer_len);
 
-    s = smtp_session_new(srv, fd, peer, peer_len);
-    if (s == NULL) {
-        ph_log(srv->loop, PH_LOG_ERROR, "event=accept_failed error=ENOMEM");
-        return;
-    }
-    if (srv->limits.max_sessions != 0 &&
-        srv->nsessions > srv->limits.max_sessions) {
-        const char *line = "Too many connections, try again later";
-        s->cur_id = SMTP_V_OTHER;
-        if (!tls)               /* plaintext would be noise to a TLS peer */
-            smtp_send_reply(s, 421, "4.3.2", &line, 1);
-        smtp_session_shutdown(s, false);
-        return;
-    }
-    if (tls) {
-        smtp_tls_accept(s);     /* greets once the handshake is done */
-        return;
-    }
-    smtp_session_greet(s);
+    if (s == NULL)
+        return NULL;
+    if (!tls)
+        smtp_session_greet(s);
+    else
+        ph_session_accept_tls(&s->ss);  /* greets after the handshake */
+    return &s->ss;
 }
 
-static void
-accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
-               socklen_t peer_len)
+static int
+server_init(ph_smtp_server *srv, ph_loop *loop,
+            const struct ph_smtp_options *opts)
 {
-    accept_common(ctx, fd, peer, peer_len, false);
-}
+    struct ph_server *c = &srv->core;
+    int               rc;
 
-static void
-accept_session_tls(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
-                   socklen_t peer_len)
-{
-    accept_common(ctx, fd, peer, peer_len, true);
+    srv->mode = opts->mode;
+    srv->limits = opts->limits;
+    fill_limits(&srv->limits);
+    rc = ph_server_init(c, loop, opts->mode == PH_SMTP_MODE_LMTP ? "lmtp"
+                        : "smtp", opts->alias ? opts->alias : "smtpd",
+                        opts->hostname, opts->conn_limits,
+                        srv->limits.max_sessions,
+                        srv->limits.max_sessions_per_addr);
+    core_limits(&c->lim, &srv->limits);
+    c->accept = accept_session;
+    c->refusal = "421 4.7.0 Too many connections, try again later\r\n";
+    c->reuse_port = opts->reuse_port;
+    c->failed_fn = opts->listener_failed;
+    c->failed_ctx = opts->listener_ctx;
+    c->tls = opts->tls;
+    c->guard = opts->auth_guard;
+    c->shared_guard = opts->auth_guard != NULL;
+    return rc;
 }
 
 ph_smtp_server *
@@ -138,30 +143,17 @@ ph_smtp_server_new(ph_loop *loop, const struct ph_smtp_options *opts)
     srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
         return NULL;
-    srv->loop = loop;
-    srv->mode = opts->mode;
-    srv->limits = opts->limits;
-    fill_limits(&srv->limits);
-    srv->alias = strdup(opts->alias ? opts->alias : "smtpd");
-    srv->hostname = opts->hostname ? strdup(opts->hostname)
-                                   : default_hostname();
     srv->line_mode = opts->line_mode;
     srv->chunk_size = opts->chunk_size ? opts->chunk_size : 65536;
     srv->whole_message = opts->whole_message;
     srv->bare_eol = opts->bare_eol;
-    srv->reuse_port = opts->reuse_port;
     srv->user_data = opts->user_data;
-    srv->listener_failed = opts->listener_failed;
-    srv->listener_ctx = opts->listener_ctx;
-    srv->tls = opts->tls;
-    srv->guard = opts->auth_guard;
-    srv->shared_guard = opts->auth_guard != NULL;
     srv->auth_plaintext = opts->auth_plaintext;
     srv->auth_required = opts->auth_required;
     srv->default_handler = smtp_default_unknown;
     srv->connect_handler = smtp_default_connect;
-    if (srv->alias == NULL || srv->hostname == NULL ||
-        smtp_verbs_init(srv) != 0 || smtp_plugins_init(srv) != 0) {
+    if (server_init(srv, loop, opts) != 0 || smtp_verbs_init(srv) != 0 ||
+        smtp_plugins_init(srv) != 0) {
         ph_smtp_server_free(srv);
         return NULL;
     }
@@ -175,54 +167,16 @@ ph_smtp_server_new(ph_loop *loop, const struct ph_smtp_options *opts)
     return srv;
 }
 
-static int
-server_listen(ph_smtp_server *srv, const char *addr, bool tls)
-{
-    struct ph_listener *l;
-    int                 rc;
-
-    if (srv->nlisteners == SMTP_MAX_LISTENERS) {
-        if (srv->listener_failed)
-            srv->listener_failed(srv->listener_ctx, "listen", EMFILE,
-                                 "too many listeners for one server");
-        return PH_ELIMIT;
-    }
-    l = &srv->listeners[srv->nlisteners];
-    rc = ph_listener_open(l, srv->loop, addr, srv->reuse_port,
-                          tls ? accept_session_tls : accept_session, srv,
-                          srv->listener_failed, srv->listener_ctx);
-    if (rc != 0)
-        return rc;
-    srv->nlisteners++;
-    {
-        char text[64];
-        ph_log(srv->loop, PH_LOG_INFO, "event=listen server=%s addr=%s "
-               "mode=%s%s", srv->alias,
-               ph_addr_format((struct sockaddr *)&l->addr, text,
-                              sizeof(text)),
-               srv->mode == PH_SMTP_MODE_LMTP ? "lmtp"
-               : srv->mode == PH_SMTP_MODE_BARE ? "bare" : "esmtp",
-               tls ? " tls=implicit" : srv->tls ? " tls=starttls" : "");
-    }
-    return 0;
-}
-
 int
 ph_smtp_server_listen(ph_smtp_server *srv, const char *addr)
 {
-    return server_listen(srv, addr, false);
+    return ph_server_listen(&srv->core, addr, false);
 }
 
 int
 ph_smtp_server_listen_tls(ph_smtp_server *srv, const char *addr)
 {
-    if (srv->tls == NULL) {
-        if (srv->listener_failed)
-            srv->listener_failed(srv->listener_ctx, "listen", EINVAL,
-                                 "implicit TLS needs a TLS context");
-        return PH_EINVAL;
-    }
-    return server_listen(srv, addr, true);
+    return ph_server_listen(&srv->core, addr, true);
 }
 
 void
@@ -231,10 +185,9 @@ ph_smtp_server_set_verify(ph_smtp_server *srv, ph_smtp_verify_fn *fn,
 {
     srv->verify = fn;
     srv->verify_ctx = ctx;
-    if (fn != NULL && srv->guard == NULL && !srv->shared_guard &&
-        srv->limits.max_auth_failures_per_addr != PH_SMTP_NO_LIMIT)
-        srv->guard = ph_auth_guard_new(srv->limits.max_auth_failures_per_addr,
-                                       srv->limits.auth_fail_window);
+    ph_server_guard_for_verify(&srv->core, fn != NULL,
+                               srv->limits.max_auth_failures_per_addr,
+                               srv->limits.auth_fail_window);
 }
 
 int
@@ -242,54 +195,27 @@ ph_smtp_server_getsockname(ph_smtp_server *srv, size_t idx,
                            struct sockaddr_storage *ss_out,
                            socklen_t *len_out)
 {
-    return ph_listener_sockname(srv->listeners, srv->nlisteners, idx, ss_out,
-                                len_out);
+    return ph_server_getsockname(&srv->core, idx, ss_out, len_out);
 }
 
 unsigned
 ph_smtp_server_port(ph_smtp_server *srv)
 {
-    return srv->nlisteners ? ph_listener_port(&srv->listeners[0]) : 0;
-}
-
-static void
-close_listeners(ph_smtp_server *srv)
-{
-    for (size_t i = 0; i < srv->nlisteners; i++)
-        ph_listener_close(&srv->listeners[i]);
-    srv->nlisteners = 0;
+    return ph_server_port(&srv->core);
 }
 
 unsigned
 ph_smtp_server_session_count(ph_smtp_server *srv)
 {
-    return srv->nsessions;
+    return srv->core.nsessions;
 }
 
+/* Sessions outside a transaction get 421 now, the others after it (the
+   session's shutdown op, smtp_session.c). */
 void
 ph_smtp_server_shutdown(ph_smtp_server *srv)
 {
-    ph_smtp_session *s, *next;
-
-    srv->shutting_down = true;
-    close_listeners(srv);
-    for (s = srv->sessions; s != NULL; s = next) {
-        next = s->next;
-        /* A client that does not read its 421 may hold us a few seconds,
-           not a whole idle timeout. */
-        if (s->conn && srv->limits.idle_timeout > SMTP_SHUTDOWN_FLUSH_S)
-            ph_conn_set_timeout(s->conn, SMTP_SHUTDOWN_FLUSH_S);
-        /* A transaction under way, or a command awaiting its answer, may
-           finish: smtp_reply_done() says 421 right after (no message is
-           cut off by a restart). */
-        if (smtp_in_transaction(s) || s->expect != 0)
-            continue;
-        /* Mid-handshake: the 421 goes out over TLS once it is done
-           (smtp_tls_ready), never in plaintext to a TLS client. */
-        if (s->tls_starting)
-            continue;
-        smtp_session_shutdown(s, true);
-    }
+    ph_server_shutdown(&srv->core);
 }
 
 static void
@@ -305,24 +231,15 @@ ph_smtp_server_free(ph_smtp_server *srv)
 {
     if (srv == NULL)
         return;
-    close_listeners(srv);
-    while (srv->sessions != NULL) {
-        ph_smtp_session *s = srv->sessions;
-        if (s->conn)
-            s->conn->dead = true;
-        /* session_finish via an error event: no reply, just gone. */
-        s->conn->ops->on_event(s, PH_CONN_ERROR);
-    }
+    ph_server_close_listeners(&srv->core);
+    ph_server_drop_sessions(&srv->core);    /* no reply, just gone */
     smtp_msgbufs_cache_free(srv);
     ph_pipeline_free(srv->pl);
-    if (!srv->shared_guard)
-        ph_auth_guard_free(srv->guard);
+    ph_server_cleanup(&srv->core);
     free(srv->verbs);
     free_strv(srv->ext_lines, srv->next_lines);
     free_strv(srv->mail_params, srv->nmail_params);
     free_strv(srv->rcpt_params, srv->nrcpt_params);
-    free(srv->alias);
-    free(srv->hostname);
     free(srv);
 }
 
@@ -439,6 +356,6 @@ ph_smtp_server_allow_param(ph_smtp_server *srv, bool for_rcpt,
 
 void *ph_smtp_server_data(ph_smtp_server *srv) { return srv->user_data; }
 void ph_smtp_server_set_data(ph_smtp_server *srv, void *d) { srv->user_data = d; }
-const char *ph_smtp_server_hostname(ph_smtp_server *srv) { return srv->hostname; }
-const char *ph_smtp_server_alias(ph_smtp_server *srv) { return srv->alias; }
-ph_loop *ph_smtp_server_loop(ph_smtp_server *srv) { return srv->loop; }
+const char *ph_smtp_server_hostname(ph_smtp_server *srv) { return srv->core.hostname; }
+const char *ph_smtp_server_alias(ph_smtp_server *srv) { return srv->core.alias; }
+ph_loop *ph_smtp_server_loop(ph_smtp_server *srv) { return srv->core.loop; }

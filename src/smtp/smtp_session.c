@@ -19,150 +19,148 @@ static const char *const state_names[] = {
     "greeting", "ready", "idle", "mail", "rcpt", "data", "bdat", "closing",
 };
 
-static void session_read(void *ctx);
-static void session_drain(void *ctx);
-static void session_event(void *ctx, enum ph_conn_event ev);
-
-static const struct ph_conn_ops session_ops = {
-    .on_read = session_read,
-    .on_drain = session_drain,
-    .on_event = session_event,
-    .on_tls = smtp_tls_ready,
-};
-
 void
 smtp_set_state(ph_smtp_session *s, enum smtp_state next)
 {
     if (s->state == next)
         return;
-    ph_log(s->loop, PH_LOG_DEBUG, "session=%s state=%s->%s", s->id,
+    ph_log(s->ss.loop, PH_LOG_DEBUG, "session=%s state=%s->%s", s->ss.id,
            state_names[s->state], state_names[next]);
     s->state = next;
 }
 
 static void
-session_free(ph_smtp_session *s)
+session_free(struct ph_session *ss)
 {
+    ph_smtp_session *s = smtp_of(ss);
+
     smtp_message_free(s);
     free(s->hdr_buf);
     free(s->chunk);
     free(s->data_out);
     ph_arena_cleanup(&s->tx_arena);
     free(s->tx.rcpts);
-    free(s->line);
     free(s->path_text);
     free(s->helo);
     smtp_auth_reset(s);
-    if (s->auth_delay_ev)
-        event_free(s->auth_delay_ev);
     free(s);
 }
 
 void
 ph_smtp_session_ref(ph_smtp_session *s)
 {
-    s->refs++;
+    ph_session_ref(&s->ss);
 }
 
 void
 ph_smtp_session_unref(ph_smtp_session *s)
 {
-    if (s != NULL && --s->refs == 0)
-        session_free(s);
+    if (s != NULL)
+        ph_session_unref(&s->ss);
 }
 
 static void
-unlink_session(ph_smtp_session *s)
+session_describe(struct ph_session *ss, char *buf, size_t cap)
 {
-    ph_smtp_server *srv = s->srv;
+    ph_smtp_session *s = smtp_of(ss);
 
-    if (srv == NULL || s->unlinked)
-        return;
-    s->unlinked = true;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        srv->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    srv->nsessions--;
-    s->prev = s->next = NULL;
+    snprintf(buf, cap, "state=%s transactions=%u", state_names[s->state],
+             s->ntx);
 }
 
-static long
-elapsed_ms(const struct timeval *t0)
-{
-    struct timeval now;
-
-    gettimeofday(&now, NULL);
-    return (now.tv_sec - t0->tv_sec) * 1000L +
-           (now.tv_usec - t0->tv_usec) / 1000L;
-}
-
-/* The connection is gone: tell the program, then drop our ref. */
+/* The connection is gone (the core logged it): end the transaction, tell
+   the plugins and the program. */
 static void
-session_finish(ph_smtp_session *s, const char *reason)
+session_finish(struct ph_session *ss, const char *reason)
 {
-    ph_smtp_server *srv = s->srv;
+    ph_smtp_session *s = smtp_of(ss);
+    ph_smtp_server  *srv = s->srv;
 
-    if (s->dead)
-        return;
-    s->dead = true;
-    /* Off the server's list before any program callback runs, so that
-       nothing the callback does can find this session half gone. */
-    unlink_session(s);
-    ph_log(s->loop, PH_LOG_INFO, "session=%s event=disconnect peer=%s "
-           "reason=%s transactions=%u errors=%u duration_ms=%ld", s->id,
-           s->conn->peer_addr, reason, s->ntx, s->nerrors,
-           elapsed_ms(&s->started));
     if (s->tx.sender != NULL || s->state == SMTP_S_DATA)
         smtp_tx_reset(s, true);
     if (s->greeted && srv) {
         /* Plugins hear it; the program's cleanup runs whatever they say. */
-        s->srv = srv;
         smtp_plugins_inbound(s, srv->ev_disconnected, "disconnected", NULL,
                              0);
         if (srv->cb.disconnect)
             srv->cb.disconnect(s);
     }
-    ph_conn_free(s->conn);
-    s->conn = NULL;
     smtp_msgbufs_give_back(s);
     s->srv = NULL;
-    ph_smtp_session_unref(s);
+}
+
+/* A 421 that answers no command: it completes nothing. */
+static void
+say_421(ph_smtp_session *s, const char *enh, const char *line)
+{
+    strcpy(s->cur_verb, "-");
+    s->expect = 0;
+    s->cur_id = SMTP_V_OTHER;
+    smtp_send_reply(s, 421, enh, &line, 1);
 }
 
 /*
- * Close: with send_421 the client is told first (timeout, shutdown, too
- * many errors). The session ends when the output is flushed.
+ * Close: with send_421 the client is told first (shutdown). The session
+ * ends when the output is flushed.
  */
 void
 smtp_session_shutdown(ph_smtp_session *s, bool send_421)
 {
-    if (s->dead || s->state == SMTP_S_CLOSING)
+    if (s->ss.dead || s->state == SMTP_S_CLOSING)
         return;
-    if (send_421) {
-        const char *line = "Service closing transmission channel";
-        strcpy(s->cur_verb, "-");
-        s->expect = 0;
-        s->cur_id = SMTP_V_OTHER;
-        smtp_send_reply(s, 421, "4.3.2", &line, 1);
+    if (send_421)
+        say_421(s, "4.3.2", "Service closing transmission channel");
+    smtp_set_state(s, SMTP_S_CLOSING);
+    ph_session_close(&s->ss);
+}
+
+/* The core closes the session after this line (session.h). */
+static void
+session_goodbye(struct ph_session *ss, int why)
+{
+    ph_smtp_session *s = smtp_of(ss);
+
+    switch (why) {
+    case PH_GOODBYE_IDLE:
+        say_421(s, "4.4.2", "Idle timeout, closing connection");
+        break;
+    case PH_GOODBYE_EXPIRED:
+        say_421(s, "4.4.2", "Session time limit exceeded, closing "
+                "connection");
+        break;
+    case PH_GOODBYE_NOOPS:
+        say_421(s, "4.7.0", "Too many commands without progress, closing "
+                "connection");
+        break;
+    case PH_GOODBYE_ERRORS:
+        say_421(s, "4.7.0", "Too many errors, closing connection");
+        break;
+    default:
+        say_421(s, "4.3.2", "Service closing transmission channel");
+        break;
     }
     smtp_set_state(s, SMTP_S_CLOSING);
-    ph_conn_close_after_flush(s->conn);
 }
 
 void
 smtp_count_error(ph_smtp_session *s)
 {
-    const char *line = "Too many errors, closing connection";
+    if (s->srv != NULL && !ph_session_error(&s->ss))
+        smtp_set_state(s, SMTP_S_CLOSING);
+}
 
-    if (s->srv == NULL || ++s->nerrors < s->srv->limits.max_errors)
+/* Graceful shutdown: a transaction under way, or a command awaiting its
+   answer, may finish: smtp_reply_done() says 421 right after (no message
+   is cut off by a restart). Mid-handshake the 421 goes out over TLS once
+   it is done (smtp_tls_ready), never in plaintext to a TLS client. */
+static void
+session_shutdown(struct ph_session *ss)
+{
+    ph_smtp_session *s = smtp_of(ss);
+
+    if (smtp_in_transaction(s) || s->expect != 0 || ss->tls_starting)
         return;
-    s->expect = 0;
-    s->cur_id = SMTP_V_OTHER;
-    smtp_send_reply(s, 421, "4.7.0", &line, 1);
-    smtp_session_shutdown(s, false);
+    smtp_session_shutdown(s, true);
 }
 
 /*
@@ -190,16 +188,15 @@ smtp_run_handler(ph_smtp_session *s, enum smtp_verb_id id, const char *verb,
         else
             s->close_after_reply = true;
     }
-    if (s->expect != 0 && !s->dead) {
+    if (s->expect != 0 && !s->ss.dead) {
         if (r == PH_PENDING) {
-            s->waiting = true;           /* reply comes later */
-            ph_conn_pause_read(s->conn);
+            ph_session_wait(&s->ss);     /* reply comes later */
         } else {
             /* A handler that returned without its reply(ies). */
             const char *line = "Internal error: handler did not reply";
-            ph_log(s->loop, PH_LOG_WARN, "session=%s event=no_reply cmd=%s",
-                   s->id, verb);
-            while (s->expect != 0 && !s->dead) {
+            ph_log(s->ss.loop, PH_LOG_WARN, "session=%s event=no_reply cmd=%s",
+                   s->ss.id, verb);
+            while (s->expect != 0 && !s->ss.dead) {
                 if (smtp_send_reply(s, 451, "4.3.0", &line, 1) != 0)
                     break;
                 smtp_reply_done(s, 451);
@@ -283,6 +280,8 @@ smtp_dispatch_line(ph_smtp_session *s, char *line, size_t len)
                              ? s->srv->default_handler : NULL, arg, 1);
         return;
     }
+    if ((v->flags & SMTP_F_JUNK) && !ph_session_noop(&s->ss))
+        return;                 /* 421 sent, closing */
     if (flag_check(s, v, arg) != 0)
         return;
     s->cur_id = v->id;
@@ -325,107 +324,56 @@ line_over_limit(const ph_smtp_session *s, const char *line, size_t len)
     return !(len > 5 && strncasecmp(line, "AUTH ", 5) == 0);
 }
 
-/* One pass over buffered input: as many commands as there are lines. */
-static void
-session_read(void *ctx)
+/* Another step may be taken: no reply is awaited. */
+static bool
+session_can_read(struct ph_session *ss)
 {
-    ph_smtp_session *s = ctx;
+    ph_smtp_session *s = smtp_of(ss);
+
+    return s->expect == 0 && s->state != SMTP_S_CLOSING;
+}
+
+/* One step of input: message data, or one command line. */
+static bool
+session_input(struct ph_session *ss)
+{
+    ph_smtp_session *s = smtp_of(ss);
     size_t           len;
 
-    ph_smtp_session_ref(s);
-    while (!s->dead && !s->waiting && s->state != SMTP_S_CLOSING &&
-           s->expect == 0 && !s->tls_starting) {
-        if (s->state == SMTP_S_DATA) {
-            if (!smtp_data_read(s))
-                break;
-            continue;
-        }
-        if (s->state == SMTP_S_BDAT) {
-            if (!smtp_bdat_read(s))
-                break;
-            continue;
-        }
-        switch (ph_linereader_read(&s->lr, ph_conn_input(s->conn), s->line,
-                                   &len)) {
-        case PH_LINE_NONE:
-            goto out;
-        case PH_LINE_TOO_LONG:
-            s->sasl = SMTP_SASL_NONE;   /* it also ends an AUTH exchange */
+    if (s->state == SMTP_S_DATA)
+        return smtp_data_read(s);
+    if (s->state == SMTP_S_BDAT)
+        return smtp_bdat_read(s);
+    switch (ph_session_read_line(ss, &len)) {
+    case PH_LINE_NONE:
+        return false;
+    case PH_LINE_TOO_LONG:
+        s->sasl = SMTP_SASL_NONE;       /* it also ends an AUTH exchange */
+        line_too_long(s);
+        break;
+    case PH_LINE_OK:
+        if (line_over_limit(s, ss->line, len))
             line_too_long(s);
-            break;
-        case PH_LINE_OK:
-            if (line_over_limit(s, s->line, len))
-                line_too_long(s);
-            else if (s->sasl != SMTP_SASL_NONE)
-                smtp_sasl_line(s, s->line, len);   /* answer to a 334 */
-            else
-                smtp_dispatch_line(s, s->line, len);
-            break;
-        }
-        /* Pipelining flood with no reading: stop until output drains. */
-        if (!s->dead && s->conn && ph_conn_output_high(s->conn)) {
-            ph_conn_pause_read(s->conn);
-            break;
-        }
+        else if (s->sasl != SMTP_SASL_NONE)
+            smtp_sasl_line(s, ss->line, len);      /* answer to a 334 */
+        else
+            smtp_dispatch_line(s, ss->line, len);
+        break;
     }
-out:
-    ph_smtp_session_unref(s);
+    return true;
 }
 
-static void
-session_drain(void *ctx)
-{
-    ph_smtp_session *s = ctx;
-
-    if (!s->dead && !s->waiting && s->conn->read_paused &&
-        s->state != SMTP_S_CLOSING)
-        ph_conn_resume_read(s->conn);
-}
-
-static void
-session_event(void *ctx, enum ph_conn_event ev)
-{
-    ph_smtp_session *s = ctx;
-
-    switch (ev) {
-    case PH_CONN_TIMEOUT:
-        if (s->conn->timeout_writing) {
-            /* It takes no output: a 421 would never be flushed. */
-            session_finish(s, "write_timeout");
-            return;
-        }
-        if (s->waiting) {
-            /* The program is still working: that is not the client's
-               fault, so keep the session. */
-            ph_conn_rearm(s->conn);
-            return;
-        }
-        ph_log(s->loop, PH_LOG_INFO, "session=%s event=timeout", s->id);
-        s->expect = 0;
-        s->cur_id = SMTP_V_OTHER;
-        {
-            const char *line = "Idle timeout, closing connection";
-            smtp_send_reply(s, 421, "4.4.2", &line, 1);
-        }
-        smtp_session_shutdown(s, false);
-        return;
-    case PH_CONN_EOF:
-        session_finish(s, s->state == SMTP_S_DATA ? "eof_in_data"
-                          : s->state == SMTP_S_BDAT ? "eof_in_bdat" : "eof");
-        return;
-    case PH_CONN_ERROR:
-        session_finish(s, "error");
-        return;
-    case PH_CONN_CLOSED:
-        session_finish(s, "closed");
-        return;
-    case PH_CONN_TLS_FAILED:
-        ph_log(s->loop, PH_LOG_INFO, "session=%s event=tls_failed "
-               "reason=\"%s\"", s->id, s->conn->tls_error);
-        session_finish(s, "tls_failed");
-        return;
-    }
-}
+const struct ph_session_ops smtp_session_ops = {
+    .tls_injected_event = "starttls_pipelining",
+    .can_read = session_can_read,
+    .input = session_input,
+    .goodbye = session_goodbye,
+    .tls_ready = smtp_tls_ready,
+    .describe = session_describe,
+    .finish = session_finish,
+    .shutdown = session_shutdown,
+    .free = session_free,
+};
 
 /* The line buffer: the command limit, or RFC 4954's for AUTH lines when
    AUTH is on (other commands are still held to max_line_len). */
@@ -438,50 +386,29 @@ session_line_max(const ph_smtp_server *srv)
            ? SMTP_AUTH_LINE_MAX : max;
 }
 
-static int
-session_alloc_buffers(ph_smtp_session *s)
-{
-    size_t max = session_line_max(s->srv);
-
-    s->line = malloc(max + 1);
-    s->path_text = malloc(max + 1);
-    return (s->line && s->path_text) ? 0 : PH_ENOMEM;
-}
-
 ph_smtp_session *
 smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd,
                  const struct sockaddr *peer, socklen_t peer_len)
 {
     ph_smtp_session *s = calloc(1, sizeof(*s));
 
-    if (s == NULL || (s->srv = srv, session_alloc_buffers(s)) != 0) {
-        if (s)
-            session_free(s);
+    srv->core.lim.line_max = session_line_max(srv);   /* verify may be new */
+    if (s == NULL ||
+        (s->path_text = malloc(srv->core.lim.line_max + 1)) == NULL) {
+        free(s);
         evutil_closesocket(fd);
         return NULL;
     }
-    s->loop = srv->loop;
-    s->refs = 1;
-    s->lr.max = session_line_max(srv);
+    s->srv = srv;
     s->line_mode = srv->line_mode;
     s->chunk_size = srv->chunk_size;
-    gettimeofday(&s->started, NULL);
-    ph_loop_new_session_id(srv->loop, s->id);
-    s->conn = ph_conn_new(srv->loop, fd, peer, peer_len, &session_ops, s);
-    if (s->conn == NULL) {
-        session_free(s);
+    if (ph_session_init(&s->ss, &srv->core, fd, peer, peer_len,
+                        &smtp_session_ops) != 0) {
+        /* Not linked: nothing else holds it. */
+        s->ss.refs = 1;
+        ph_session_unref(&s->ss);
         return NULL;
     }
-    ph_conn_set_timeout(s->conn, srv->limits.idle_timeout);
-    s->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = s;
-    srv->sessions = s;
-    srv->nsessions++;
-    ph_log(s->loop, PH_LOG_INFO, "session=%s event=connect peer=%s:%u "
-           "local=%s:%u server=%s", s->id, s->conn->peer_addr,
-           s->conn->peer_port, s->conn->local_addr, s->conn->local_port,
-           srv->alias);
     return s;
 }
 

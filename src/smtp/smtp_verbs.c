@@ -72,7 +72,7 @@ smtp_default_connect(ph_smtp_session *s, const char *verb, const char *arg)
 {
     const char *proto = s->srv->mode == PH_SMTP_MODE_LMTP ? "LMTP" : "ESMTP";
 
-    ph_smtp_reply(s, 220, NULL, "%s %s posthorn", s->srv->hostname, proto);
+    ph_smtp_reply(s, 220, NULL, "%s %s posthorn", s->srv->core.hostname, proto);
     return PH_OK;
 }
 
@@ -101,12 +101,12 @@ struct verb_def {
 
 /* Per RFC 2920 3.1, RSET, MAIL, RCPT may be pipelined; sequencing below. */
 static const struct verb_def default_verbs[] = {
-    { "HELO", SMTP_V_HELO, SMTP_F_NEED_ARG, smtp_check_helo, smtp_cmd_helo,
-      M_ESMTP },
-    { "EHLO", SMTP_V_EHLO, SMTP_F_NEED_ARG, smtp_check_helo, smtp_cmd_ehlo,
-      M_ESMTP },
-    { "LHLO", SMTP_V_LHLO, SMTP_F_NEED_ARG, smtp_check_helo, smtp_cmd_ehlo,
-      M_LMTP },
+    { "HELO", SMTP_V_HELO, SMTP_F_NEED_ARG | SMTP_F_JUNK, smtp_check_helo,
+      smtp_cmd_helo, M_ESMTP },
+    { "EHLO", SMTP_V_EHLO, SMTP_F_NEED_ARG | SMTP_F_JUNK, smtp_check_helo,
+      smtp_cmd_ehlo, M_ESMTP },
+    { "LHLO", SMTP_V_LHLO, SMTP_F_NEED_ARG | SMTP_F_JUNK, smtp_check_helo,
+      smtp_cmd_ehlo, M_LMTP },
     /* Between BDAT chunks the envelope is closed (RFC 3030 2): MAIL and
        RCPT get 503; RSET, EHLO/HELO/LHLO (a reset, RFC 5321 4.1.4), NOOP,
        VRFY, HELP and QUIT stay allowed. */
@@ -122,11 +122,15 @@ static const struct verb_def default_verbs[] = {
     /* RFC 3030: no flags, its check sequences it (the chunk must still be
        read when BDAT is refused). */
     { "BDAT", SMTP_V_BDAT, 0, smtp_check_bdat, smtp_cmd_bdat, M_BOTH },
-    { "RSET", SMTP_V_RSET, SMTP_F_NO_ARG, NULL, smtp_cmd_rset, M_BOTH },
-    { "NOOP", SMTP_V_OTHER, 0, NULL, smtp_cmd_noop, M_BOTH },
-    { "VRFY", SMTP_V_OTHER, SMTP_F_NEED_ARG, NULL, smtp_cmd_vrfy, M_BOTH },
-    { "EXPN", SMTP_V_OTHER, SMTP_F_NEED_ARG, NULL, smtp_cmd_expn, M_BOTH },
-    { "HELP", SMTP_V_OTHER, 0, NULL, smtp_cmd_help, M_BOTH },
+    /* Commands that make no progress (core: max_noop_commands). */
+    { "RSET", SMTP_V_RSET, SMTP_F_NO_ARG | SMTP_F_JUNK, NULL, smtp_cmd_rset,
+      M_BOTH },
+    { "NOOP", SMTP_V_OTHER, SMTP_F_JUNK, NULL, smtp_cmd_noop, M_BOTH },
+    { "VRFY", SMTP_V_OTHER, SMTP_F_NEED_ARG | SMTP_F_JUNK, NULL,
+      smtp_cmd_vrfy, M_BOTH },
+    { "EXPN", SMTP_V_OTHER, SMTP_F_NEED_ARG | SMTP_F_JUNK, NULL,
+      smtp_cmd_expn, M_BOTH },
+    { "HELP", SMTP_V_OTHER, SMTP_F_JUNK, NULL, smtp_cmd_help, M_BOTH },
     { "QUIT", SMTP_V_QUIT, SMTP_F_NO_ARG, NULL, smtp_cmd_quit, M_BOTH },
     /* RFC 3207: STARTTLS after EHLO, outside a transaction. */
     { "STARTTLS", SMTP_V_STARTTLS, SMTP_F_NEED_HELO | SMTP_F_NOT_IN_TX |

@@ -66,7 +66,7 @@ pump(ph_loop *loop, ph_smtp_server *srv, int fd, const uint8_t *data,
     bool   shut = false;
     int    turn;
 
-    for (turn = 0; turn < MAX_TURNS && srv->nsessions > 0; turn++) {
+    for (turn = 0; turn < MAX_TURNS && srv->core.nsessions > 0; turn++) {
         if (off < size) {
             /* MSG_NOSIGNAL: the session may close before reading all. */
             ssize_t n = send(fd, data + off, size - off,

@@ -42,6 +42,9 @@
  *   --max-auth-failures-per-addr N   ("none": PH_SMTP_NO_LIMIT)
  *   --auth-fail-window S        auth_fail_window
  *   --max-sessions N            max_sessions (same as -N)
+ *   --max-per-addr N            max_sessions_per_addr
+ *   --max-noops N|none          max_noop_commands
+ *   --max-session-time S|none   max_session_time
  *
  * The verb XWHO (always there) answers
  *   250 2.0.0 user=U authzid=A helo=H tls=PROTOCOL cipher=CIPHER
@@ -664,7 +667,8 @@ usage(void)
             "[--tls-timeout S]] [--auth [--auth-plaintext] "
             "[--auth-required] [--auth-fail-delay MS|default] "
             "[--max-auth-failures N] [--max-auth-failures-per-addr N|none] "
-            "[--auth-fail-window S]] [--max-sessions N]\n");
+            "[--auth-fail-window S]] [--max-sessions N] [--max-per-addr N] "
+            "[--max-noops N|none] [--max-session-time S|none]\n");
     return 2;
 }
 
@@ -692,8 +696,16 @@ enum {
     OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_SMTPS, OPT_TLS_TIMEOUT, OPT_AUTH,
     OPT_AUTH_PLAINTEXT, OPT_AUTH_REQUIRED, OPT_AUTH_FAIL_DELAY,
     OPT_MAX_AUTH_FAILURES, OPT_MAX_AUTH_FAILURES_PER_ADDR,
-    OPT_AUTH_FAIL_WINDOW, OPT_MAX_SESSIONS,
+    OPT_AUTH_FAIL_WINDOW, OPT_MAX_SESSIONS, OPT_MAX_PER_ADDR, OPT_MAX_NOOPS,
+    OPT_MAX_SESSION_TIME,
 };
+
+/* A number, or "none" for the NO_LIMIT value. */
+static unsigned
+num_or_none(const char *s)
+{
+    return strcmp(s, "none") == 0 ? PH_SMTP_NO_LIMIT : (unsigned)num(s);
+}
 
 int
 main(int argc, char **argv)
@@ -717,6 +729,10 @@ main(int argc, char **argv)
           OPT_MAX_AUTH_FAILURES_PER_ADDR },
         { "auth-fail-window", required_argument, NULL, OPT_AUTH_FAIL_WINDOW },
         { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+        { "max-per-addr", required_argument, NULL, OPT_MAX_PER_ADDR },
+        { "max-noops", required_argument, NULL, OPT_MAX_NOOPS },
+        { "max-session-time", required_argument, NULL,
+          OPT_MAX_SESSION_TIME },
         { NULL, 0, NULL, 0 },
     };
     int verbose = 0, opt, rc = 0, use_auth = 0;
@@ -755,6 +771,15 @@ main(int argc, char **argv)
             break;
         case OPT_MAX_SESSIONS:
             o.limits.max_sessions = (unsigned)num(optarg);
+            break;
+        case OPT_MAX_PER_ADDR:
+            o.limits.max_sessions_per_addr = (unsigned)num(optarg);
+            break;
+        case OPT_MAX_NOOPS:
+            o.limits.max_noop_commands = num_or_none(optarg);
+            break;
+        case OPT_MAX_SESSION_TIME:
+            o.limits.max_session_time = num_or_none(optarg);
             break;
         case 'a': o.address = optarg; break;
         case 'p': o.port = (unsigned)num(optarg); break;

@@ -1,6 +1,7 @@
 """Limits at N and N+1 (struct ph_smtp_limits)."""
 
 import time
+import socket
 import unittest
 
 import phtest
@@ -204,9 +205,74 @@ class Sessions(phtest.TestCase):
         c = self.connect(srv, banner=None)
         code, lines = c.reply()
         self.assertEqual(code, 421)
-        self.assertTrue(lines[-1].startswith("4.3.2 "), lines)
+        self.assertTrue(lines[-1].startswith("4.7.0 "), lines)
         c.expect_eof()
         a.cmd("QUIT", 221)
+
+    def connect_from(self, srv, source):
+        """A raw client bound to source (127.0.0.x) before connecting."""
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10,
+                                        source_address=(source, 0))
+        self.addCleanup(sock.close)
+        return sock
+
+    def banner(self, sock):
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = sock.recv(512)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def test_per_address_limit(self):
+        # Two sessions per address: the third from 127.0.0.1 is refused
+        # (421 4.7.0, closed, logged once), while 127.0.0.2 is served.
+        srv = self.start_testd("--max-per-addr", "2", "-v")
+        held = [self.connect(srv) for _ in range(2)]
+        for _ in range(3):
+            refused = self.connect_from(srv, "127.0.0.1")
+            self.assertTrue(self.banner(refused).startswith(b"421 4.7.0 "))
+            self.assertEqual(refused.recv(64), b"")
+        other = self.connect_from(srv, "127.0.0.2")
+        self.assertTrue(self.banner(other).startswith(b"220 "))
+        other.sendall(b"NOOP\r\n")
+        self.assertTrue(self.banner(other).startswith(b"250 "))
+        hits = srv.wait_err(r"event=connection_refused .*limit=per_address")
+        self.assertEqual(len(hits), 1)          # once a minute, not each
+        # A session that ends gives its place back.
+        held[0].cmd("QUIT", 221)
+        held[0].expect_eof()
+        srv.wait_err(r"event=disconnect")
+        self.connect(srv).cmd("NOOP", 250)
+
+    def test_total_limit(self):
+        srv = self.start_testd("--max-sessions", "2", "-v")
+        self.connect(srv)
+        self.connect_from(srv, "127.0.0.2")
+        refused = self.connect_from(srv, "127.0.0.3")
+        self.assertTrue(self.banner(refused).startswith(b"421 4.7.0 "))
+        srv.wait_err(r"event=connection_refused .*limit=total")
+
+    def test_noop_limit(self):
+        srv = self.start_testd("--max-noops", "3")
+        c = self.connect(srv)
+        c.cmd("EHLO client.example", 250)
+        c.cmd("NOOP", 250)
+        c.cmd("RSET", 250)
+        c.cmd("MAIL FROM:<a@example.org>", 250)    # progress: count anew
+        c.cmd("NOOP", 250)
+        c.cmd("VRFY x", 252)
+        c.cmd("HELP", 214)
+        c.cmd("NOOP", 421, "4.7.0 Too many commands without progress")
+        c.expect_eof()
+
+    def test_session_time_limit(self):
+        srv = self.start_testd("--max-session-time", "1")
+        c = self.connect(srv)
+        c.cmd("EHLO client.example", 250)
+        c.expect(421, "4.4.2 Session time limit exceeded", timeout=5)
+        c.expect_eof()
 
 
 if __name__ == "__main__":

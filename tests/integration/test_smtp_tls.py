@@ -798,7 +798,7 @@ class Smtps(TlsCase):
         self.assertEqual(got, b"")
         # The plaintext port says it in plaintext.
         c = self.connect(srv, banner=None)
-        c.expect(421, "4.3.2")
+        c.expect(421, "4.7.0")
         self.assertEqual(self.closed(c), b"")
         first.cmd("NOOP", 250)
         first.cmd("QUIT", 221)
