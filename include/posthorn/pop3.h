@@ -61,9 +61,22 @@ struct ph_pop3_limits {
                                     then close without UPDATE */
     unsigned auth_fail_delay_ms; /* 1000: a failed login is answered after
                                     this; PH_POP3_NO_DELAY for none */
-    unsigned max_sessions;       /* 0 = no limit: over it, -ERR [SYS/TEMP]
-                                    and close at connect (on an implicit-
-                                    TLS listener: close, no reply) */
+    unsigned max_sessions;       /* 0 = no limit: sessions in all; over
+                                    it a connection gets -ERR [SYS/TEMP]
+                                    and is closed, with no session and no
+                                    event (an implicit-TLS listener just
+                                    closes it) */
+    unsigned max_sessions_per_addr; /* 0 = no limit: sessions of one
+                                    client address (IPv6: its /64); over
+                                    it, as above (see limits.h) */
+    unsigned max_session_time;   /* 3600 s from connect: then -ERR
+                                    [SYS/TEMP] and close (no UPDATE);
+                                    PH_POP3_NO_LIMIT for none */
+    unsigned max_noop_commands;  /* 100 commands in a row without progress
+                                    (NOOP STAT LIST UIDL RSET CAPA): then
+                                    -ERR [SYS/TEMP] and close; a +OK to
+                                    any other command starts the count
+                                    again; PH_POP3_NO_LIMIT for none */
     unsigned tls_handshake_timeout; /* 30 s: from the STLS +OK (or the
                                     connect on a POP3S listener) to the
                                     end of the TLS handshake */
@@ -90,6 +103,10 @@ struct ph_pop3_options {
                                          the "listener_failed" event */
     int                   port;       /* 0: 110; PH_PORT_ANY: any free */
     const char           *hostname;   /* default: this machine's name */
+    ph_conn_limits       *conn_limits;/* shared with other servers (the
+                                         program frees it after them);
+                                         NULL: this server's own, from
+                                         limits.max_sessions[_per_addr] */
     const char           *version;    /* in the greeting; default
                                          "posthorn <version>" */
     int                   handle_connects; /* seed option, default on; -1:

@@ -64,9 +64,7 @@ start_verify(ph_pop3_session *s)
     ph_pop3_server *srv = s->srv;
 
     s->auth_pending = true;
-    if (srv->guard != NULL &&
-        ph_auth_guard_blocked(srv->guard, (const struct sockaddr *)&s->conn->peer,
-                              time(NULL))) {
+    if (ph_session_auth_blocked(&s->ss)) {
         s->auth_pending = false;
         pop3_auth_cleanup(s);
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Too many failed logins from "
@@ -183,8 +181,8 @@ sasl_plain(ph_pop3_session *s, const char *b64, size_t len)
     }
     OPENSSL_cleanse(buf, sizeof(buf));
     if (start_verify(s) == PH_POP3_PENDING && s->awaiting) {
-        s->waiting = true;
-        ph_conn_pause_read(s->conn);
+        s->ss.waiting = true;
+        ph_conn_pause_read(s->ss.conn);
     }
 }
 
@@ -235,7 +233,7 @@ static void
 fail_now(ph_pop3_session *s)
 {
     ph_pop3_reply(s, PH_POP3_ERR_AUTH, "Authentication failed");
-    if (s->srv != NULL && !s->dead &&
+    if (s->srv != NULL && !s->ss.dead &&
         s->nauth_failures >= s->srv->limits.max_auth_failures) {
         pop3_status_line(s, PH_POP3_ERR, "Too many failed logins, closing "
                          "connection");
@@ -244,37 +242,26 @@ fail_now(ph_pop3_session *s)
 }
 
 static void
-delay_cb(evutil_socket_t fd, short what, void *arg)
+delay_done(struct ph_session *ss)
 {
-    (void)fd;
-    (void)what;
-    fail_now(arg);
+    fail_now(pop3_of(ss));
 }
 
 static void
 auth_failed(ph_pop3_session *s)
 {
-    unsigned       base = s->srv->limits.auth_fail_delay_ms, ms;
-    const struct sockaddr *peer = (const struct sockaddr *)&s->conn->peer;
-    struct timeval tv;
-    char           user[96];
+    unsigned base = s->srv->limits.auth_fail_delay_ms, ms;
+    char     user[96];
 
     s->nauth_failures++;
-    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=login_failed user=%s "
-           "mech=%s", s->id, s->user ? ph_log_sanitize(user, sizeof(user),
+    ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=login_failed user=%s "
+           "mech=%s", s->ss.id, s->user ? ph_log_sanitize(user, sizeof(user),
            s->user, strlen(s->user)) : "-", s->auth.pub.mech);
     pop3_auth_cleanup(s);
-    /* The delay grows with the failures seen from this address. */
-    ms = ph_auth_guard_fail_delay(s->srv->guard, peer, time(NULL), base);
-    if (base == PH_POP3_NO_DELAY || base == 0) {
-        fail_now(s);
-        return;
-    }
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    if (s->delay_ev == NULL)
-        s->delay_ev = evtimer_new(s->loop->base, delay_cb, s);
-    if (s->delay_ev == NULL || evtimer_add(s->delay_ev, &tv) != 0)
+    /* Recorded for the address; the delay grows with its failures. */
+    ms = ph_session_auth_failed(&s->ss, base);
+    if (base == PH_POP3_NO_DELAY || base == 0 ||
+        ph_session_delay(&s->ss, ms, delay_done) != 0)
         fail_now(s);
 }
 
@@ -306,10 +293,10 @@ open_maildrop(ph_pop3_session *s, const char *locator)
         return;
     }
     pop3_set_state(s, POP3_S_TRANS);
-    if (ph_log_enabled(s->loop, PH_LOG_INFO)) {
+    if (ph_log_enabled(s->ss.loop, PH_LOG_INFO)) {
         char user[96];          /* the client's text, whatever verify took */
-        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=login user=%s mech=%s "
-               "messages=%zu", s->id, ph_log_sanitize(user, sizeof(user),
+        ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=login user=%s mech=%s "
+               "messages=%zu", s->ss.id, ph_log_sanitize(user, sizeof(user),
                s->user, strlen(s->user)), s->auth.pub.mech, s->nmsgs);
     }
     ph_pop3_reply(s, PH_POP3_OK, "Logged in, %zu messages", s->nmsgs);
@@ -319,7 +306,7 @@ int
 ph_pop3_auth_reply(ph_pop3_session *s, enum ph_pop3_status st,
                    const char *locator)
 {
-    if (s->dead || s->state == POP3_S_CLOSING) {
+    if (s->ss.dead || s->state == POP3_S_CLOSING) {
         s->auth_pending = false;
         return PH_ECLOSED;
     }

@@ -229,10 +229,10 @@ pop3_update(ph_pop3_session *s)
     }
     md->close(s->drop);
     s->drop = NULL;
-    if (ph_log_enabled(s->loop, PH_LOG_INFO)) {
+    if (ph_log_enabled(s->ss.loop, PH_LOG_INFO)) {
         char user[96];
-        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=update user=%s "
-               "deleted=%zu failed=%zu", s->id, ph_log_sanitize(user,
+        ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=update user=%s "
+               "deleted=%zu failed=%zu", s->ss.id, ph_log_sanitize(user,
                sizeof(user), s->user, strlen(s->user)), removed, failed);
     }
     if (failed)

@@ -184,13 +184,15 @@ int
 ph_pop3_send_to_client(ph_pop3_server *srv, unsigned long id,
                        const char *text)
 {
-    ph_pop3_session *s;
-    int              rc;
+    ph_pop3_session   *s = NULL;
+    struct ph_session *ss;
+    int                rc;
 
     if (text == NULL || strpbrk(text, "\r\n") != NULL)
         return PH_EINVAL;
-    for (s = srv->sessions; s != NULL && s->id != id; s = s->next)
-        ;
+    for (ss = srv->core.sessions; ss != NULL && s == NULL; ss = ss->next)
+        if (pop3_of(ss)->id == id)
+            s = pop3_of(ss);
     if (s == NULL)
         return PH_EINVAL;
     if (s->cur.kind != POP3_CUR_NONE)

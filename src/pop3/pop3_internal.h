@@ -9,10 +9,9 @@
 #define PH_POP3_INTERNAL_H
 
 #include "auth/sasl.h"
-#include "core/core_internal.h"
+#include "core/session.h"
 #include "plugin/plugin_internal.h"
 
-#define POP3_MAX_LISTENERS 8
 #define POP3_MAX_ARGS      8
 #define POP3_MAX_VERB      16
 /* Multi-line output is produced in steps of about this much, and resumes
@@ -30,6 +29,7 @@ enum pop3_state {
 #define POP3_M_AUTH  0x1u
 #define POP3_M_TRANS 0x2u
 #define POP3_M_ANY   (POP3_M_AUTH | POP3_M_TRANS)
+#define POP3_F_JUNK  0x4u   /* makes no progress (max_noop_commands) */
 
 struct pop3_verb {
     char             name[POP3_MAX_VERB + 1];   /* upper case */
@@ -51,19 +51,14 @@ struct pop3_listener {
 #define POP3_SASL_LINE_MAX 2048
 
 struct ph_pop3_server {
-    ph_loop                      *loop;
-    char                         *alias, *hostname, *version;
+    struct ph_server              core; /* listeners, sessions, limits */
+    char                         *version;
     struct ph_pop3_limits         limits;
-    bool                          greet, apop, reuse_port;
-    ph_tls_ctx                   *tls;  /* STLS and POP3S; not owned */
-    struct ph_auth_guard         *guard;/* failed logins per address */
-    bool                          shared_guard; /* not ours to free */
+    bool                          greet, apop;
     bool                          auth_plaintext;
     const struct ph_maildrop_ops *md;
     void                         *md_ctx;
     void                         *user_data;
-    struct ph_listener            listeners[POP3_MAX_LISTENERS];
-    size_t                        nlisteners;
     struct pop3_verb             *verbs;
     size_t                        nverbs, verbs_cap;
     ph_pop3_verify_fn            *verify;
@@ -73,8 +68,6 @@ struct ph_pop3_server {
     size_t                        nlsn;
     int                           ev_connection, ev_disconnected,
                                   ev_response, ev_listener_failed;
-    ph_pop3_session              *sessions;
-    unsigned                      nsessions;
     unsigned long                 next_client_id;
     unsigned long                 id;
 };
@@ -107,30 +100,19 @@ struct pop3_auth_req {
 };
 
 struct ph_pop3_session {
+    struct ph_session     ss;           /* first: the core's part */
     ph_pop3_server       *srv;          /* NULL once the server died */
-    ph_loop              *loop;
-    struct ph_conn       *conn;         /* NULL once closed */
-    ph_pop3_session      *prev, *next;
-    unsigned              refs;
     unsigned long         id;           /* the seed's client id */
     enum pop3_state       state;
-    bool                  dead;
-    bool                  waiting;      /* handler/auth pending */
     bool                  awaiting;     /* a command awaits its response */
     bool                  close_after;  /* close once it is written */
     bool                  sasl_wait;    /* AUTH PLAIN: expecting "+ " data */
     bool                  announced;    /* "connection" was sent */
-    bool                  tls_starting; /* STLS +OK sent, or a POP3S
-                                           handshake: read nothing */
-    unsigned              nerrors;
-    struct ph_linereader  lr;
-    char                 *line;
     char                  cur_verb[POP3_MAX_VERB + 1];
     char                 *user;         /* from USER; then the login */
     char                  timestamp[128];/* APOP greeting <...> */
     struct pop3_auth_req  auth;
     bool                  auth_pending;
-    struct event         *delay_ev;     /* failed-login delay */
     unsigned              nauth_failures;
     ph_drop              *drop;
     size_t                nmsgs;
@@ -140,19 +122,22 @@ struct ph_pop3_session {
     void                 *user_data;
 };
 
+/* The protocol session of a core session (ss is its first member). */
+static inline ph_pop3_session *
+pop3_of(struct ph_session *ss)
+{
+    return (ph_pop3_session *)ss;
+}
+
 /* pop3_session.c */
-ph_pop3_session *pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
-                                  const struct sockaddr *peer,
-                                  socklen_t peer_len);
-/* The same on an implicit-TLS listener: greets after the handshake. */
-ph_pop3_session *pop3_session_new_tls(ph_pop3_server *srv,
-                                      evutil_socket_t fd,
-                                      const struct sockaddr *peer,
-                                      socklen_t peer_len);
+/* The core accepted a connection (tls: greet after the handshake). */
+struct ph_session *pop3_session_accept(struct ph_server *core,
+                                       evutil_socket_t fd,
+                                       const struct sockaddr *peer,
+                                       socklen_t peer_len, bool tls);
 void pop3_session_close(ph_pop3_session *s);
 void pop3_set_state(ph_pop3_session *s, enum pop3_state next);
 void pop3_command_done(ph_pop3_session *s, bool is_error);
-void pop3_session_destroy_all(ph_pop3_server *srv);
 
 /* pop3_reply.c */
 int pop3_write_line(ph_pop3_session *s, const char *line, size_t len);

@@ -31,11 +31,11 @@ pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
     char            copy[512];
     int             rc;
 
-    if (s->dead || s->conn == NULL || s->state == POP3_S_CLOSING)
+    if (s->ss.dead || s->ss.conn == NULL || s->state == POP3_S_CLOSING)
         return PH_ECLOSED;
     /* After the +OK to STLS (or before an implicit-TLS handshake) the
        client reads TLS records only: a line now would break them. */
-    if (s->tls_starting)
+    if (s->ss.tls_starting)
         return PH_ESTATE;
     if (srv && ph_pipeline_wants(srv->pl, PH_HOOK_CLIENT, srv->ev_response)) {
         snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
@@ -47,14 +47,14 @@ pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
         }
         /* A plugin's text must stay one line (no injected responses). */
         if (strpbrk(ev.argv[0], "\r\n") != NULL)
-            rc = ph_conn_write(s->conn, copy, strlen(copy));
+            rc = ph_conn_write(s->ss.conn, copy, strlen(copy));
         else
-            rc = ph_conn_write(s->conn, ev.argv[0], strlen(ev.argv[0]));
+            rc = ph_conn_write(s->ss.conn, ev.argv[0], strlen(ev.argv[0]));
         ph_event_cleanup(&ev);
     } else {
-        rc = ph_conn_write(s->conn, line, len);
+        rc = ph_conn_write(s->ss.conn, line, len);
     }
-    return rc == 0 ? ph_conn_write(s->conn, "\r\n", 2) : rc;
+    return rc == 0 ? ph_conn_write(s->ss.conn, "\r\n", 2) : rc;
 }
 
 int
@@ -101,13 +101,13 @@ ph_pop3_reply_lines(ph_pop3_session *s, const char *first,
         if (strpbrk(lines[i], "\r\n"))
             continue;
         if (lines[i][0] == '.')
-            ph_conn_write(s->conn, ".", 1);     /* RFC 1939 3 stuffing */
-        rc = ph_conn_write(s->conn, lines[i], strlen(lines[i]));
+            ph_conn_write(s->ss.conn, ".", 1);     /* RFC 1939 3 stuffing */
+        rc = ph_conn_write(s->ss.conn, lines[i], strlen(lines[i]));
         if (rc == 0)
-            rc = ph_conn_write(s->conn, "\r\n", 2);
+            rc = ph_conn_write(s->ss.conn, "\r\n", 2);
     }
     if (rc == 0)
-        rc = ph_conn_write(s->conn, ".\r\n", 3);
+        rc = ph_conn_write(s->ss.conn, ".\r\n", 3);
     if (rc != PH_EINVAL)
         pop3_command_done(s, false);
     return rc;
@@ -201,8 +201,8 @@ static bool
 finish_multiline(ph_pop3_session *s)
 {
     if (!s->cur.bol)
-        ph_conn_write(s->conn, "\r\n", 2);   /* message without final EOL */
-    ph_conn_write(s->conn, ".\r\n", 3);
+        ph_conn_write(s->ss.conn, "\r\n", 2);   /* message without final EOL */
+    ph_conn_write(s->ss.conn, ".\r\n", 3);
     pop3_cursor_reset(s);
     return true;
 }
@@ -221,7 +221,7 @@ step_message(ph_pop3_session *s)
 
         if (n < 0) {
             /* +OK is gone already: all we can do is hang up. */
-            ph_log(s->loop, PH_LOG_ERROR, "pop3=%lu event=read_error", s->id);
+            ph_log(s->ss.loop, PH_LOG_ERROR, "session=%s event=read_error", s->ss.id);
             pop3_cursor_reset(s);
             pop3_session_close(s);
             return true;
@@ -229,7 +229,7 @@ step_message(ph_pop3_session *s)
         if (n == 0)
             return finish_multiline(s);
         o = convert(&s->cur, in, (size_t)n, out, &done);
-        ph_conn_write(s->conn, out, o);
+        ph_conn_write(s->ss.conn, out, o);
         written += o;
         if (done)
             return finish_multiline(s);
@@ -256,13 +256,13 @@ step_list(ph_pop3_session *s)
         else
             n = snprintf(line, sizeof(line), "%zu %s\r\n", i + 1, m.uid);
         if (n > 0 && (size_t)n < sizeof(line)) {
-            ph_conn_write(s->conn, line, (size_t)n);
+            ph_conn_write(s->ss.conn, line, (size_t)n);
             written += (size_t)n;
         }
     }
     if (s->cur.next < s->nmsgs)
         return false;
-    ph_conn_write(s->conn, ".\r\n", 3);
+    ph_conn_write(s->ss.conn, ".\r\n", 3);
     pop3_cursor_reset(s);
     return true;
 }
@@ -270,7 +270,7 @@ step_list(ph_pop3_session *s)
 bool
 pop3_cursor_step(ph_pop3_session *s)
 {
-    if (s->dead || s->srv == NULL) {
+    if (s->ss.dead || s->srv == NULL) {
         pop3_cursor_reset(s);
         return true;
     }

@@ -22,16 +22,17 @@ static const struct pop3_verb default_verbs[] = {
     { "APOP", pop3_cmd_apop, POP3_M_AUTH, -1 },
     { "AUTH", pop3_cmd_auth, POP3_M_AUTH, -1 },
     { "STLS", pop3_cmd_stls, POP3_M_AUTH, -1 },
-    { "CAPA", pop3_cmd_capa, POP3_M_ANY, -1 },
+    /* POP3_F_JUNK: no progress, counted by the core (NOOP/STAT loops). */
+    { "CAPA", pop3_cmd_capa, POP3_M_ANY | POP3_F_JUNK, -1 },
     { "QUIT", pop3_cmd_quit, POP3_M_ANY, -1 },
-    { "NOOP", pop3_cmd_noop, POP3_M_TRANS, -1 },
-    { "STAT", pop3_cmd_stat, POP3_M_TRANS, -1 },
-    { "LIST", pop3_cmd_list, POP3_M_TRANS, -1 },
+    { "NOOP", pop3_cmd_noop, POP3_M_TRANS | POP3_F_JUNK, -1 },
+    { "STAT", pop3_cmd_stat, POP3_M_TRANS | POP3_F_JUNK, -1 },
+    { "LIST", pop3_cmd_list, POP3_M_TRANS | POP3_F_JUNK, -1 },
     { "RETR", pop3_cmd_retr, POP3_M_TRANS, -1 },
     { "DELE", pop3_cmd_dele, POP3_M_TRANS, -1 },
-    { "RSET", pop3_cmd_rset, POP3_M_TRANS, -1 },
+    { "RSET", pop3_cmd_rset, POP3_M_TRANS | POP3_F_JUNK, -1 },
     { "TOP", pop3_cmd_top, POP3_M_TRANS, -1 },
-    { "UIDL", pop3_cmd_uidl, POP3_M_TRANS, -1 },
+    { "UIDL", pop3_cmd_uidl, POP3_M_TRANS | POP3_F_JUNK, -1 },
 };
 #define NDEFAULT (sizeof(default_verbs) / sizeof(default_verbs[0]))
 
@@ -65,39 +66,25 @@ fill_limits(struct ph_pop3_limits *l)
         l->max_auth_failures_per_addr = 10;
     if (l->auth_fail_window == 0)
         l->auth_fail_window = 300;
+    if (l->max_session_time == 0)
+        l->max_session_time = 3600;
+    if (l->max_noop_commands == 0)
+        l->max_noop_commands = 100;
 }
 
-static char *
-host_name(const char *given)
-{
-    char name[256];
-
-    if (given != NULL)
-        return strdup(given);
-    if (gethostname(name, sizeof(name) - 1) != 0)
-        strcpy(name, "localhost");
-    name[sizeof(name) - 1] = '\0';
-    return strdup(name);
-}
-
+/* The line buffer: commands are held to max_line_len after reading, a
+   SASL answer may use up to POP3_SASL_LINE_MAX (a PLAIN message with
+   255-octet fields is 1024 base64 characters). */
 static void
-accept_session(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
-               socklen_t peer_len)
+core_limits(struct ph_core_limits *c, const struct ph_pop3_limits *l)
 {
-    ph_pop3_server *srv = ctx;
-
-    if (pop3_session_new(srv, fd, peer, peer_len) == NULL)
-        ph_log(srv->loop, PH_LOG_ERROR, "event=accept_failed error=ENOMEM");
-}
-
-static void
-accept_session_tls(void *ctx, evutil_socket_t fd, const struct sockaddr *peer,
-                   socklen_t peer_len)
-{
-    ph_pop3_server *srv = ctx;
-
-    if (pop3_session_new_tls(srv, fd, peer, peer_len) == NULL)
-        ph_log(srv->loop, PH_LOG_ERROR, "event=accept_failed");
+    c->idle_timeout = l->idle_timeout;
+    c->max_session_time = l->max_session_time;
+    c->max_noop_commands = l->max_noop_commands;
+    c->max_errors = l->max_errors;
+    c->tls_handshake_timeout = l->tls_handshake_timeout;
+    c->line_max = l->max_line_len < POP3_SASL_LINE_MAX ? POP3_SASL_LINE_MAX
+                                                       : l->max_line_len;
 }
 
 /* The seed's pop3d_listener_failed: (operation, errno, text). */
@@ -135,6 +122,32 @@ init_tables(ph_pop3_server *srv)
     return srv->ev_response < 0 ? PH_ENOMEM : 0;
 }
 
+static int
+server_init(ph_pop3_server *srv, ph_loop *loop,
+            const struct ph_pop3_options *o)
+{
+    struct ph_server *c = &srv->core;
+    int               rc;
+
+    srv->limits = o->limits;
+    fill_limits(&srv->limits);
+    rc = ph_server_init(c, loop, "pop3", o->alias ? o->alias : "pop3d",
+                        o->hostname, o->conn_limits,
+                        srv->limits.max_sessions,
+                        srv->limits.max_sessions_per_addr);
+    core_limits(&c->lim, &srv->limits);
+    c->accept = pop3_session_accept;
+    c->refusal = "-ERR [SYS/TEMP] Too many connections, try again later"
+                 "\r\n";
+    c->reuse_port = o->reuse_port;
+    c->failed_fn = listener_failed;     /* the seed's event */
+    c->failed_ctx = srv;
+    c->tls = o->tls;
+    c->guard = o->auth_guard;
+    c->shared_guard = o->auth_guard != NULL;
+    return rc;
+}
+
 ph_pop3_server *
 ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
 {
@@ -144,25 +157,16 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
         return NULL;
     if ((srv = calloc(1, sizeof(*srv))) == NULL)
         return NULL;
-    srv->loop = loop;
     srv->id = ++loop->next_id;  /* shares the loop's counter: unique */
-    srv->limits = o->limits;
-    fill_limits(&srv->limits);
-    srv->alias = strdup(o->alias ? o->alias : "pop3d");
-    srv->hostname = host_name(o->hostname);
     srv->version = strdup(o->version ? o->version
                                      : "posthorn " PH_VERSION_STRING);
     srv->greet = o->handle_connects >= 0;
     srv->apop = o->apop;
-    srv->reuse_port = o->reuse_port;
     srv->md = o->maildrop ? o->maildrop : &ph_maildir_ops;
     srv->md_ctx = o->maildrop_ctx;
     srv->user_data = o->user_data;
-    srv->tls = o->tls;
     srv->auth_plaintext = o->auth_plaintext;
-    srv->guard = o->auth_guard;
-    srv->shared_guard = o->auth_guard != NULL;
-    if (!srv->alias || !srv->hostname || !srv->version ||
+    if (server_init(srv, loop, o) != 0 || !srv->version ||
         init_tables(srv) != 0) {
         ph_pop3_server_free(srv);
         return NULL;
@@ -178,78 +182,29 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
     return srv;
 }
 
-static int
-server_listen(ph_pop3_server *srv, const char *addr, bool tls)
-{
-    struct ph_listener *l;
-
-    if (srv->nlisteners == POP3_MAX_LISTENERS) {
-        listener_failed(srv, "listen", EMFILE, "too many listeners");
-        return PH_ELIMIT;
-    }
-    l = &srv->listeners[srv->nlisteners];
-    if (ph_listener_open(l, srv->loop, addr, srv->reuse_port,
-                         tls ? accept_session_tls : accept_session, srv,
-                         listener_failed, srv) != 0)
-        return PH_EIO;
-    srv->nlisteners++;
-    if (ph_log_enabled(srv->loop, PH_LOG_INFO)) {
-        char text[64];
-        ph_log(srv->loop, PH_LOG_INFO, "event=listen server=%s addr=%s "
-               "proto=pop3%s", srv->alias, ph_addr_format(
-                   (struct sockaddr *)&l->addr, text, sizeof(text)),
-               tls ? " tls=implicit" : srv->tls ? " tls=stls" : "");
-    }
-    return 0;
-}
-
 int
 ph_pop3_server_listen(ph_pop3_server *srv, const char *addr)
 {
-    return server_listen(srv, addr, false);
+    return ph_server_listen(&srv->core, addr, false);
 }
 
 int
 ph_pop3_server_listen_tls(ph_pop3_server *srv, const char *addr)
 {
-    if (srv->tls == NULL) {
-        listener_failed(srv, "listen", EINVAL,
-                        "implicit TLS needs a TLS context");
-        return PH_EINVAL;
-    }
-    return server_listen(srv, addr, true);
-}
-
-static void
-close_listeners(ph_pop3_server *srv)
-{
-    for (size_t i = 0; i < srv->nlisteners; i++)
-        ph_listener_close(&srv->listeners[i]);
-    srv->nlisteners = 0;
+    return ph_server_listen(&srv->core, addr, true);
 }
 
 unsigned
 ph_pop3_server_session_count(ph_pop3_server *srv)
 {
-    return srv->nsessions;
+    return srv->core.nsessions;
 }
 
+/* Stop listening, disconnect every client (no UPDATE). */
 void
 ph_pop3_server_shutdown(ph_pop3_server *srv)
 {
-    ph_pop3_session *s, *next;
-
-    close_listeners(srv);
-    for (s = srv->sessions; s != NULL; s = next) {
-        next = s->next;
-        /* Never inside a multi-line response: the client sees it cut
-           short (no final ".") rather than a line merged into it. (Nor
-           during a TLS handshake: pop3_write_line refuses then.) */
-        if (s->cur.kind == POP3_CUR_NONE)
-            pop3_status_line(s, PH_POP3_ERR_SYS_TEMP,
-                             "Server shutting down");
-        pop3_session_close(s);
-    }
+    ph_server_shutdown(&srv->core);
 }
 
 void
@@ -257,15 +212,12 @@ ph_pop3_server_free(ph_pop3_server *srv)
 {
     if (srv == NULL)
         return;
-    close_listeners(srv);
-    pop3_session_destroy_all(srv);
+    ph_server_close_listeners(&srv->core);
+    ph_server_drop_sessions(&srv->core);    /* no UPDATE, no word */
     ph_pipeline_free(srv->pl);
-    if (!srv->shared_guard)
-        ph_auth_guard_free(srv->guard);
+    ph_server_cleanup(&srv->core);
     pop3_listeners_free(srv);
     free(srv->verbs);
-    free(srv->alias);
-    free(srv->hostname);
     free(srv->version);
     free(srv);
 }
@@ -312,14 +264,13 @@ ph_pop3_server_getsockname(ph_pop3_server *srv, size_t idx,
                            struct sockaddr_storage *ss_out,
                            socklen_t *len_out)
 {
-    return ph_listener_sockname(srv->listeners, srv->nlisteners, idx, ss_out,
-                                len_out);
+    return ph_server_getsockname(&srv->core, idx, ss_out, len_out);
 }
 
 unsigned
 ph_pop3_server_port(ph_pop3_server *srv)
 {
-    return srv->nlisteners ? ph_listener_port(&srv->listeners[0]) : 0;
+    return ph_server_port(&srv->core);
 }
 
 void
@@ -328,17 +279,16 @@ ph_pop3_server_set_verify(ph_pop3_server *srv, ph_pop3_verify_fn *fn,
 {
     srv->verify = fn;
     srv->verify_ctx = ctx;
-    if (fn != NULL && srv->guard == NULL && !srv->shared_guard &&
-        srv->limits.max_auth_failures_per_addr != PH_POP3_NO_LIMIT)
-        srv->guard = ph_auth_guard_new(srv->limits.max_auth_failures_per_addr,
-                                       srv->limits.auth_fail_window);
+    ph_server_guard_for_verify(&srv->core, fn != NULL,
+                               srv->limits.max_auth_failures_per_addr,
+                               srv->limits.auth_fail_window);
 }
 
 ph_pipeline *ph_pop3_server_pipeline(ph_pop3_server *srv) { return srv->pl; }
 unsigned long ph_pop3_server_id(ph_pop3_server *srv) { return srv->id; }
 void *ph_pop3_server_data(ph_pop3_server *srv) { return srv->user_data; }
-const char *ph_pop3_server_alias(ph_pop3_server *srv) { return srv->alias; }
-ph_loop *ph_pop3_server_loop(ph_pop3_server *srv) { return srv->loop; }
+const char *ph_pop3_server_alias(ph_pop3_server *srv) { return srv->core.alias; }
+ph_loop *ph_pop3_server_loop(ph_pop3_server *srv) { return srv->core.loop; }
 unsigned long ph_pop3_session_id(ph_pop3_session *s) { return s->id; }
 ph_pop3_server *ph_pop3_session_server(ph_pop3_session *s) { return s->srv; }
 const char *ph_pop3_session_user(ph_pop3_session *s) { return s->user; }
@@ -353,11 +303,11 @@ ph_pop3_session_set_data(ph_pop3_session *s, void *data)
 const char *
 ph_pop3_session_peer_addr(ph_pop3_session *s)
 {
-    return s->conn ? s->conn->peer_addr : "";
+    return ph_session_peer_addr(&s->ss);
 }
 
 unsigned
 ph_pop3_session_peer_port(ph_pop3_session *s)
 {
-    return s->conn ? s->conn->peer_port : 0;
+    return ph_session_peer_port(&s->ss);
 }

@@ -25,37 +25,24 @@ static const char *const state_names[] = {
     "authorization", "transaction", "update", "closing",
 };
 
-static void session_read(void *ctx);
-static void session_drain(void *ctx);
-static void session_event(void *ctx, enum ph_conn_event ev);
-static void session_tls_ready(void *ctx);
-
-static const struct ph_conn_ops session_ops = {
-    .on_read = session_read,
-    .on_drain = session_drain,
-    .on_event = session_event,
-    .on_tls = session_tls_ready,
-};
-
 void
 pop3_set_state(ph_pop3_session *s, enum pop3_state next)
 {
     if (s->state == next)
         return;
-    ph_log(s->loop, PH_LOG_DEBUG, "pop3=%lu state=%s->%s", s->id,
+    ph_log(s->ss.loop, PH_LOG_DEBUG, "session=%s state=%s->%s", s->ss.id,
            state_names[s->state], state_names[next]);
     s->state = next;
 }
 
 static void
-session_free(ph_pop3_session *s)
+session_free(struct ph_session *ss)
 {
+    ph_pop3_session *s = pop3_of(ss);
+
     pop3_auth_cleanup(s);
-    if (s->delay_ev)
-        event_free(s->delay_ev);
     free(s->deleted);
     free(s->scratch);
-    free(s->line);
     free(s->user);
     free(s);
 }
@@ -63,23 +50,23 @@ session_free(ph_pop3_session *s)
 void
 ph_pop3_session_ref(ph_pop3_session *s)
 {
-    s->refs++;
+    ph_session_ref(&s->ss);
 }
 
 void
 ph_pop3_session_unref(ph_pop3_session *s)
 {
-    if (s != NULL && --s->refs == 0)
-        session_free(s);
+    if (s != NULL)
+        ph_session_unref(&s->ss);
 }
 
 void
 pop3_session_close(ph_pop3_session *s)
 {
-    if (s->dead || s->state == POP3_S_CLOSING)
+    if (s->ss.dead || s->state == POP3_S_CLOSING)
         return;
     pop3_set_state(s, POP3_S_CLOSING);
-    ph_conn_close_after_flush(s->conn);
+    ph_session_close(&s->ss);
 }
 
 static void
@@ -98,55 +85,82 @@ emit_simple(ph_pop3_session *s, const char *name)
 }
 
 static void
-unlink_session(ph_pop3_session *s)
+session_describe(struct ph_session *ss, char *buf, size_t cap)
 {
-    ph_pop3_server *srv = s->srv;
+    ph_pop3_session *s = pop3_of(ss);
+    char             user[96];  /* USER's argument is client text */
 
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        srv->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    srv->nsessions--;
-    s->prev = s->next = NULL;
+    snprintf(buf, cap, "client=%lu user=%s", s->id, s->user
+             ? ph_log_sanitize(user, sizeof(user), s->user, strlen(s->user))
+             : "-");
 }
 
-/* The connection is gone. Outside UPDATE nothing is deleted (RFC 1939 6). */
+/* The connection is gone (the core logged it). Outside UPDATE nothing
+   is deleted (RFC 1939 6). */
 static void
-session_finish(ph_pop3_session *s, const char *reason)
+session_finish(struct ph_session *ss, const char *reason)
 {
-    if (s->dead)
-        return;
-    s->dead = true;
-    if (ph_log_enabled(s->loop, PH_LOG_INFO)) {
-        char user[96];          /* USER's argument is client text */
-        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=disconnect peer=%s "
-               "user=%s reason=%s", s->id, s->conn->peer_addr,
-               s->user ? ph_log_sanitize(user, sizeof(user), s->user,
-                                         strlen(s->user)) : "-", reason);
-    }
+    ph_pop3_session *s = pop3_of(ss);
+
     pop3_cursor_reset(s);
-    if (s->delay_ev != NULL)
-        event_del(s->delay_ev);
     if (s->drop != NULL) {
         s->srv->md->close(s->drop);
         s->drop = NULL;
     }
     if (s->announced)
         emit_simple(s, "disconnected");
-    ph_conn_free(s->conn);
-    s->conn = NULL;
-    unlink_session(s);
     s->srv = NULL;
-    ph_pop3_session_unref(s);
 }
 
+/* The core closes the session after this (session.h). Never inside a
+   multi-line response: the client sees it cut short (no final ".")
+   rather than a line merged into it. */
 static void
-too_many_errors(ph_pop3_session *s)
+session_goodbye(struct ph_session *ss, int why)
 {
-    pop3_status_line(s, PH_POP3_ERR, "Too many errors, closing connection");
-    pop3_session_close(s);
+    ph_pop3_session *s = pop3_of(ss);
+    static const struct {
+        enum ph_pop3_status st;
+        const char         *text;
+    } bye[] = {
+        [PH_GOODBYE_IDLE] = { PH_POP3_ERR, "Disconnected for inactivity" },
+        [PH_GOODBYE_EXPIRED] = { PH_POP3_ERR_SYS_TEMP,
+                                 "Session time limit exceeded" },
+        [PH_GOODBYE_NOOPS] = { PH_POP3_ERR_SYS_TEMP,
+                               "Too many commands without progress" },
+        [PH_GOODBYE_ERRORS] = { PH_POP3_ERR,
+                                "Too many errors, closing connection" },
+        [PH_GOODBYE_SHUTDOWN] = { PH_POP3_ERR_SYS_TEMP,
+                                  "Server shutting down" },
+    };
+
+    s->awaiting = false;
+    if (s->cur.kind == POP3_CUR_NONE && why >= 0 &&
+        (size_t)why < sizeof(bye) / sizeof(bye[0]))
+        pop3_status_line(s, bye[why].st, bye[why].text);
+    pop3_set_state(s, POP3_S_CLOSING);
+}
+
+/* Graceful shutdown (ph_pop3_server_shutdown): no UPDATE. */
+static void
+session_shutdown(struct ph_session *ss)
+{
+    if (!ss->tls_starting)      /* pop3_write_line refuses then anyway */
+        session_goodbye(ss, PH_GOODBYE_SHUTDOWN);
+    ph_session_close(ss);
+}
+
+/* A positive response to a command that is not one of the no-progress
+   ones (NOOP, STAT, ...): max_noop_commands counts from zero again. */
+static void
+pop3_verb_progress(ph_pop3_session *s)
+{
+    for (size_t i = 0; s->srv && i < s->srv->nverbs; i++)
+        if (strcmp(s->srv->verbs[i].name, s->cur_verb) == 0) {
+            if (!(s->srv->verbs[i].states & POP3_F_JUNK))
+                ph_session_progress(&s->ss);
+            return;
+        }
 }
 
 /* The response to the current command has been written. */
@@ -156,10 +170,10 @@ pop3_command_done(ph_pop3_session *s, bool is_error)
     if (!s->awaiting)
         return;                 /* unsolicited line: nothing to finish */
     s->awaiting = false;
-    if (is_error && s->srv && ++s->nerrors >= s->srv->limits.max_errors) {
-        too_many_errors(s);
-        return;
-    }
+    if (is_error && s->srv && !ph_session_error(&s->ss))
+        return;                 /* goodbye sent, closing */
+    if (!is_error)
+        pop3_verb_progress(s);
     /* Whoever answered STLS with +OK (the handler, a plugin, a listener),
        the client now starts its handshake. */
     if (!is_error && strcmp(s->cur_verb, "STLS") == 0)
@@ -168,10 +182,10 @@ pop3_command_done(ph_pop3_session *s, bool is_error)
         pop3_session_close(s);
         return;
     }
-    if (s->waiting) {
-        s->waiting = false;     /* an answer came later: read again */
-        if (s->conn && s->cur.kind == POP3_CUR_NONE)
-            ph_conn_resume_read(s->conn);
+    if (s->ss.waiting) {
+        s->ss.waiting = false;     /* an answer came later: read again */
+        if (s->cur.kind == POP3_CUR_NONE)
+            ph_session_resume(&s->ss);
     }
 }
 
@@ -181,10 +195,10 @@ drive_cursor(ph_pop3_session *s)
 {
     if (!pop3_cursor_step(s))
         return;
-    s->waiting = false;
+    s->ss.waiting = false;
     pop3_command_done(s, false);
-    if (s->conn && !s->dead && s->state != POP3_S_CLOSING)
-        ph_conn_resume_read(s->conn);
+    if (s->state != POP3_S_CLOSING)
+        ph_session_resume(&s->ss);
 }
 
 static struct pop3_verb *
@@ -223,7 +237,7 @@ command_event(ph_pop3_session *s, struct pop3_verb *v,
         ph_event_add_arg(&ev, cmd->argv[i]);
     go_on = pop3_event_dispatch(s->srv, &ev);
     ph_event_cleanup(&ev);
-    return go_on && s->awaiting && !s->dead;
+    return go_on && s->awaiting && !s->ss.dead;
 }
 
 static void
@@ -235,19 +249,18 @@ run_handler(ph_pop3_session *s, struct pop3_verb *v, struct pop3_cmd *cmd)
     r = v->handler(s, s->cur_verb, cmd->argc, cmd->argv);
     if (r == PH_POP3_CLOSE)
         s->close_after = true;
-    if (s->dead) {
+    if (s->ss.dead) {
         ph_pop3_session_unref(s);
         return;
     }
     if (s->cur.kind != POP3_CUR_NONE) {
-        s->waiting = true;
+        s->ss.waiting = true;
         drive_cursor(s);
     } else if (s->awaiting && r == PH_POP3_PENDING) {
-        s->waiting = true;
-        ph_conn_pause_read(s->conn);
+        ph_session_wait(&s->ss);
     } else if (s->awaiting) {
-        ph_log(s->loop, PH_LOG_WARN, "pop3=%lu event=no_reply cmd=%s",
-               s->id, s->cur_verb);
+        ph_log(s->ss.loop, PH_LOG_WARN, "session=%s event=no_reply cmd=%s",
+               s->ss.id, s->cur_verb);
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Internal error");
     } else if (s->close_after) {
         pop3_session_close(s);
@@ -273,11 +286,11 @@ dispatch_line(ph_pop3_session *s, char *line, size_t len)
     s->cur_verb[i] = '\0';
     v = find_verb(s->srv, s->cur_verb);
     if (!command_event(s, v, &cmd)) {
-        if (s->awaiting && !s->dead)    /* eaten without an answer */
+        if (s->awaiting && !s->ss.dead)    /* eaten without an answer */
             ph_pop3_reply(s, PH_POP3_ERR, "Command refused");
         return;
     }
-    if (s->dead || !s->awaiting)
+    if (s->ss.dead || !s->awaiting)
         return;
     /* A plugin or listener may have changed the verb table (realloc):
        never use the pointer from before the dispatch. */
@@ -291,6 +304,8 @@ dispatch_line(ph_pop3_session *s, char *line, size_t len)
         ph_pop3_reply(s, PH_POP3_ERR, "Command not valid in this state");
         return;
     }
+    if ((v->states & POP3_F_JUNK) && !ph_session_noop(&s->ss))
+        return;                 /* goodbye sent, closing */
     run_handler(s, v, &cmd);
 }
 
@@ -306,106 +321,76 @@ line_too_long(ph_pop3_session *s)
                   s->srv->limits.max_line_len);
 }
 
-static void
-session_read(void *ctx)
+static bool
+session_can_read(struct ph_session *ss)
 {
-    ph_pop3_session *s = ctx;
+    ph_pop3_session *s = pop3_of(ss);
+
+    return !s->awaiting && s->state != POP3_S_CLOSING &&
+           s->cur.kind == POP3_CUR_NONE;
+}
+
+/* One command line (or the SASL answer after "+ "). */
+static bool
+session_input(struct ph_session *ss)
+{
+    ph_pop3_session *s = pop3_of(ss);
     size_t           len;
 
-    ph_pop3_session_ref(s);
-    while (!s->dead && !s->waiting && !s->awaiting && !s->tls_starting &&
-           s->state != POP3_S_CLOSING && s->cur.kind == POP3_CUR_NONE) {
-        switch (ph_linereader_read(&s->lr, ph_conn_input(s->conn), s->line,
-                                   &len)) {
-        case PH_LINE_NONE:
-            goto out;
-        case PH_LINE_TOO_LONG:
+    switch (ph_session_read_line(ss, &len)) {
+    case PH_LINE_NONE:
+        return false;
+    case PH_LINE_TOO_LONG:
+        line_too_long(s);
+        break;
+    case PH_LINE_OK:
+        /* Commands keep max_line_len; a SASL answer after "+ " may be
+           longer (RFC 5034 4 keeps 255 for the AUTH line only). */
+        if (len + 2 > s->srv->limits.max_line_len && !s->sasl_wait)
             line_too_long(s);
-            break;
-        case PH_LINE_OK:
-            /* Commands keep max_line_len; a SASL answer after "+ " may be
-               longer (RFC 5034 4 keeps 255 for the AUTH line only). */
-            if (len + 2 > s->srv->limits.max_line_len && !s->sasl_wait)
-                line_too_long(s);
-            else if (s->sasl_wait)
-                pop3_sasl_line(s, s->line, len);
-            else
-                dispatch_line(s, s->line, len);
-            break;
-        }
-        if (!s->dead && s->conn && ph_conn_output_high(s->conn)) {
-            ph_conn_pause_read(s->conn);
-            break;
-        }
+        else if (s->sasl_wait)
+            pop3_sasl_line(s, ss->line, len);
+        else
+            dispatch_line(s, ss->line, len);
+        break;
     }
-out:
-    ph_pop3_session_unref(s);
+    return true;
 }
 
-static void
-session_drain(void *ctx)
+/* Output drained: a multi-line response goes on. */
+static bool
+session_drained(struct ph_session *ss)
 {
-    ph_pop3_session *s = ctx;
+    ph_pop3_session *s = pop3_of(ss);
 
-    if (s->dead || s->state == POP3_S_CLOSING)
-        return;
-    if (s->cur.kind != POP3_CUR_NONE) {
-        drive_cursor(s);
-        return;
-    }
-    if (!s->waiting && s->conn->read_paused)
-        ph_conn_resume_read(s->conn);
+    if (s->cur.kind == POP3_CUR_NONE)
+        return false;
+    drive_cursor(s);
+    return true;
 }
 
-static void
-session_event(void *ctx, enum ph_conn_event ev)
+/* No input while we send a long RETR is not idleness. */
+static bool
+session_busy(struct ph_session *ss)
 {
-    ph_pop3_session *s = ctx;
-
-    switch (ev) {
-    case PH_CONN_TIMEOUT:
-        /* No input while we send a long RETR or wait for the program is
-           not idleness; output the client does not take is. */
-        if (s->conn->timeout_writing) {
-            /* It takes no output: a flush would never end. Drop it. */
-            session_finish(s, "write_timeout");
-            return;
-        }
-        if (s->tls_starting) {
-            /* Between the STLS +OK and the handshake: a reply in
-               plaintext would only confuse the client's TLS stack. */
-            ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=tls_failed "
-                   "reason=\"handshake timeout\"", s->id);
-            session_finish(s, "tls_failed");
-            return;
-        }
-        if (s->cur.kind != POP3_CUR_NONE || s->waiting) {
-            ph_conn_rearm(s->conn);
-            return;
-        }
-        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=timeout", s->id);
-        /* RFC 1939 3: close without entering UPDATE. Not inside a
-           multi-line response (a reader that stalled mid-RETR). */
-        if (s->cur.kind == POP3_CUR_NONE)
-            pop3_status_line(s, PH_POP3_ERR, "Disconnected for inactivity");
-        pop3_session_close(s);
-        return;
-    case PH_CONN_TLS_FAILED:
-        ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=tls_failed "
-               "reason=\"%s\"", s->id, s->conn->tls_error);
-        session_finish(s, "tls_failed");
-        return;
-    case PH_CONN_EOF:
-        session_finish(s, "eof");
-        return;
-    case PH_CONN_ERROR:
-        session_finish(s, "error");
-        return;
-    case PH_CONN_CLOSED:
-        session_finish(s, "closed");
-        return;
-    }
+    return pop3_of(ss)->cur.kind != POP3_CUR_NONE;
 }
+
+static void session_tls_ready(struct ph_session *ss);
+
+static const struct ph_session_ops pop3_session_ops = {
+    .tls_injected_event = "stls_pipelining",
+    .can_read = session_can_read,
+    .input = session_input,
+    .drained = session_drained,
+    .busy = session_busy,
+    .goodbye = session_goodbye,
+    .tls_ready = session_tls_ready,
+    .describe = session_describe,
+    .finish = session_finish,
+    .shutdown = session_shutdown,
+    .free = session_free,
+};
 
 static void
 connection_event(ph_pop3_session *s)
@@ -414,13 +399,13 @@ connection_event(ph_pop3_session *s)
     char            cid[24], pport[8], lport[8];
 
     snprintf(cid, sizeof(cid), "%lu", s->id);
-    snprintf(pport, sizeof(pport), "%u", s->conn->peer_port);
-    snprintf(lport, sizeof(lport), "%u", s->conn->local_port);
+    snprintf(pport, sizeof(pport), "%u", ph_session_peer_port(&s->ss));
+    snprintf(lport, sizeof(lport), "%u", ph_session_local_port(&s->ss));
     ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, "connection", s, s->id);
     ph_event_add_arg(&ev, cid);
-    ph_event_add_arg(&ev, s->conn->peer_addr);
+    ph_event_add_arg(&ev, ph_session_peer_addr(&s->ss));
     ph_event_add_arg(&ev, pport);
-    ph_event_add_arg(&ev, s->conn->local_addr);
+    ph_event_add_arg(&ev, ph_session_local_addr(&s->ss));
     ph_event_add_arg(&ev, lport);
     pop3_event_dispatch(s->srv, &ev);
     ph_event_cleanup(&ev);
@@ -442,9 +427,9 @@ greet(ph_pop3_session *s)
             r ^= (unsigned long)tv.tv_usec << 20;
         snprintf(s->timestamp, sizeof(s->timestamp), "<%lu.%lx.%lu.%lu@%.50s>",
                  (unsigned long)getpid(), r, (unsigned long)tv.tv_sec, s->id,
-                 srv->hostname);
+                 srv->core.hostname);
     }
-    snprintf(line, sizeof(line), "%.100s %.100s ready%s%s", srv->hostname,
+    snprintf(line, sizeof(line), "%.100s %.100s ready%s%s", srv->core.hostname,
              srv->version, srv->apop ? " " : "", s->timestamp);
     pop3_status_line(s, PH_POP3_OK, line);
 }
@@ -456,103 +441,35 @@ session_start(ph_pop3_session *s)
 {
     s->announced = true;        /* "disconnected" will follow "connection" */
     connection_event(s);
-    if (s->srv->greet && !s->dead)
+    if (s->srv->greet && !s->ss.dead)
         greet(s);
 }
 
-/* An implicit-TLS listener: the handshake before anything else. False
-   if it could not start (the session is gone then). */
-static bool
-tls_accept(ph_pop3_session *s)
+struct ph_session *
+pop3_session_accept(struct ph_server *core, evutil_socket_t fd,
+                    const struct sockaddr *peer, socklen_t peer_len,
+                    bool tls)
 {
-    if (ph_conn_accept_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls),
-                           s->srv->limits.tls_handshake_timeout) != 0) {
-        ph_log(s->loop, PH_LOG_ERROR, "pop3=%lu event=tls_failed "
-               "reason=\"cannot start TLS\"", s->id);
-        session_finish(s, "tls_failed");
-        return false;
-    }
-    s->tls_starting = true;
-    ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
-    return true;
-}
-
-/* The line buffer: commands are held to max_line_len after reading, a
-   SASL answer may use up to POP3_SASL_LINE_MAX (a PLAIN message with
-   255-octet fields is 1024 base64 characters). */
-static size_t
-pop3_line_max(const ph_pop3_server *srv)
-{
-    size_t max = srv->limits.max_line_len;
-
-    return max < POP3_SASL_LINE_MAX ? POP3_SASL_LINE_MAX : max;
-}
-
-static ph_pop3_session *
-session_open(ph_pop3_server *srv, evutil_socket_t fd,
-             const struct sockaddr *peer, socklen_t peer_len, bool tls)
-{
+    ph_pop3_server  *srv = (ph_pop3_server *)core;
     ph_pop3_session *s = calloc(1, sizeof(*s));
 
-    if (s == NULL || (s->line = malloc(pop3_line_max(srv) + 1)) == 0) {
-        free(s);
+    if (s == NULL) {
         evutil_closesocket(fd);
         return NULL;
     }
     s->srv = srv;
-    s->loop = srv->loop;
-    s->refs = 1;
     s->id = ++srv->next_client_id;
-    s->lr.max = pop3_line_max(srv);
-    s->conn = ph_conn_new(srv->loop, fd, peer, peer_len, &session_ops, s);
-    if (s->conn == NULL) {
-        session_free(s);
+    if (ph_session_init(&s->ss, core, fd, peer, peer_len,
+                        &pop3_session_ops) != 0) {
+        s->ss.refs = 1;         /* not linked: nothing else holds it */
+        ph_session_unref(&s->ss);
         return NULL;
     }
-    ph_conn_set_timeout(s->conn, srv->limits.idle_timeout);
-    s->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = s;
-    srv->sessions = s;
-    srv->nsessions++;
-    ph_log(s->loop, PH_LOG_INFO, "pop3=%lu event=connect peer=%s:%u "
-           "server=%s", s->id, s->conn->peer_addr, s->conn->peer_port,
-           srv->alias);
-    if (srv->limits.max_sessions && srv->nsessions > srv->limits.max_sessions) {
-        if (!tls)               /* plaintext would be noise to a TLS peer */
-            pop3_status_line(s, PH_POP3_ERR_SYS_TEMP, "Too many connections");
-        pop3_session_close(s);
-        return s;
-    }
-    if (tls)
-        return tls_accept(s) ? s : NULL;    /* greets after the handshake */
-    session_start(s);
-    return s;
-}
-
-ph_pop3_session *
-pop3_session_new(ph_pop3_server *srv, evutil_socket_t fd,
-                 const struct sockaddr *peer, socklen_t peer_len)
-{
-    return session_open(srv, fd, peer, peer_len, false);
-}
-
-ph_pop3_session *
-pop3_session_new_tls(ph_pop3_server *srv, evutil_socket_t fd,
-                     const struct sockaddr *peer, socklen_t peer_len)
-{
-    return session_open(srv, fd, peer, peer_len, true);
-}
-
-/* Server teardown: every session goes, without UPDATE and without a word. */
-void
-pop3_session_destroy_all(ph_pop3_server *srv)
-{
-    while (srv->sessions != NULL) {
-        ph_pop3_session *s = srv->sessions;
-        s->conn->dead = true;
-        session_finish(s, "server_free");
-    }
+    if (!tls)
+        session_start(s);
+    else
+        ph_session_accept_tls(&s->ss);  /* greets after the handshake */
+    return &s->ss;
 }
 
 /* ---- TLS ----------------------------------------------------------------- */
@@ -560,8 +477,7 @@ pop3_session_destroy_all(ph_pop3_server *srv)
 bool
 pop3_tls_offered(const ph_pop3_session *s)
 {
-    return s->srv != NULL && s->srv->tls != NULL && s->conn != NULL &&
-           s->conn->tls == PH_CONN_TLS_OFF;
+    return s->srv != NULL && ph_session_tls_possible(&s->ss);
 }
 
 /* RFC 2595 2.1: where TLS could protect a password, one sent in clear is
@@ -570,15 +486,15 @@ pop3_tls_offered(const ph_pop3_session *s)
 bool
 pop3_plaintext_ok(const ph_pop3_session *s)
 {
-    return s->srv == NULL || s->srv->tls == NULL || s->srv->auth_plaintext ||
-           (s->conn != NULL && s->conn->tls == PH_CONN_TLS_ON);
+    return s->srv == NULL || s->srv->core.tls == NULL ||
+           s->srv->auth_plaintext || ph_session_tls_on(&s->ss);
 }
 
 enum ph_pop3_result
 pop3_cmd_stls(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
-    if (s->srv->tls == NULL)
+    if (s->srv->core.tls == NULL)
         ph_pop3_reply(s, PH_POP3_ERR, "STLS not available");
     else if (!pop3_tls_offered(s))
         ph_pop3_reply(s, PH_POP3_ERR, "Already in TLS");
@@ -592,16 +508,11 @@ pop3_cmd_stls(ph_pop3_session *s, const char *verb, size_t argc,
 void
 pop3_tls_commit(ph_pop3_session *s)
 {
+    /* The client starts a handshake after this +OK: talking on in
+       plaintext is impossible. */
     if (s->state != POP3_S_AUTH || !pop3_tls_offered(s) ||
-        ph_conn_start_tls(s->conn, ph_tls_ctx_ssl(s->srv->tls),
-                          s->srv->limits.tls_handshake_timeout) != 0) {
-        /* The client starts a handshake after this +OK: talking on in
-           plaintext is impossible. */
+        ph_session_start_tls(&s->ss) != 0)
         s->close_after = true;
-        return;
-    }
-    s->tls_starting = true;
-    ph_conn_set_timeout(s->conn, s->srv->limits.tls_handshake_timeout);
 }
 
 /* After STLS nothing said in plaintext carries over (as RFC 3207 4.2
@@ -611,39 +522,34 @@ pop3_tls_commit(ph_pop3_session *s)
 static void
 tls_forget(ph_pop3_session *s)
 {
-    size_t max = s->lr.max;
+    size_t max = s->ss.lr.max;
 
     free(s->user);
     s->user = NULL;
     pop3_auth_cleanup(s);
     s->sasl_wait = false;
-    memset(&s->lr, 0, sizeof(s->lr));   /* it counted plaintext bytes */
-    s->lr.max = max;
+    memset(&s->ss.lr, 0, sizeof(s->ss.lr));   /* it counted plaintext bytes */
+    s->ss.lr.max = max;
 }
 
-/* The handshake is done (conn's on_tls). */
+/* The handshake is done (the core logged it). */
 static void
-session_tls_ready(void *ctx)
+session_tls_ready(struct ph_session *ss)
 {
-    ph_pop3_session *s = ctx;
-    char             who[32];
+    ph_pop3_session *s = pop3_of(ss);
 
-    s->tls_starting = false;
-    if (s->dead || s->srv == NULL || s->state == POP3_S_CLOSING)
+    if (s->srv == NULL || s->state == POP3_S_CLOSING)
         return;
-    ph_conn_set_timeout(s->conn, s->srv->limits.idle_timeout);
-    snprintf(who, sizeof(who), "pop3=%lu", s->id);
-    ph_conn_log_tls(s->conn, who, "stls_pipelining");
     if (!s->announced) {
         session_start(s);       /* implicit TLS: now the greeting */
         return;
     }
     tls_forget(s);
-    ph_conn_resume_read(s->conn);
+    ph_session_resume(ss);
 }
 
 bool
 ph_pop3_session_tls(ph_pop3_session *s, struct ph_tls_info *out)
 {
-    return ph_conn_tls_info(s->conn, out);
+    return ph_conn_tls_info(s->ss.conn, out);
 }

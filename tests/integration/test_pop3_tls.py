@@ -103,7 +103,7 @@ class Stls(TlsCase):
                          "-ERR Command not valid in this state")
         c.ok("QUIT")
         c.expect_eof()
-        self.log_line(srv, r"pop3=\d+ event=tls protocol=TLSv1\.[23] "
+        self.log_line(srv, r"session=\S+ event=tls protocol=TLSv1\.[23] "
                       r"cipher=\S+ bits=\d+")
 
     def test_poplib_login_and_stat(self):
@@ -140,7 +140,7 @@ class Stls(TlsCase):
         c.ok("QUIT")
         c.expect_eof()
         # "CAPA\r\n" was dropped, and the warning says so.
-        self.log_line(srv, r"^warn pop3=\d+ event=stls_pipelining "
+        self.log_line(srv, r"^warn session=\S+ event=stls_pipelining "
                       r"discarded=6$")
 
     def test_stls_is_an_event_like_any_command(self):
