@@ -62,6 +62,13 @@ enum ph_hook {
  * with ph_event_set_arg() and adds one with ph_event_push_arg(); what
  * follows in the pipeline sees the change (the seed passes scalar refs).
  */
+/* The protocol of a server (and of the events of its pipeline). */
+enum ph_proto {
+    PH_PROTO_SMTP = 0,
+    PH_PROTO_LMTP,
+    PH_PROTO_POP3,
+};
+
 struct ph_event {
     const char  *name;        /* "connection", "cmd_retr", "response" */
     int          id;          /* the pipeline's number for name */
@@ -69,7 +76,10 @@ struct ph_event {
     void        *server;      /* ph_pop3_server * or ph_smtp_server * */
     void        *session;     /* ph_pop3_session * / ph_smtp_session *,
                                  NULL for server-wide events */
-    unsigned long client_id;  /* 0 for server-wide events */
+    const char  *session_id;  /* the session's id (ph_smtp_session_id,
+                                 ph_pop3_session_id); NULL for
+                                 server-wide events */
+    enum ph_proto proto;      /* whose event: SMTP, LMTP or POP3 */
     size_t       argc;
     const char  *argv[PH_EVENT_MAX_ARGS];
     char        *owned[PH_EVENT_MAX_ARGS]; /* private: copies to free */

@@ -230,13 +230,15 @@ PH_API void ph_pop3_server_shutdown(ph_pop3_server *srv);
    listeners, as if the server had generated it. */
 PH_API int ph_pop3_send_event(ph_pop3_server *srv, const char *name,
                               const char *const *args);
-/* Sends text (a CRLF is added) to a client by id; PH_EINVAL if no such
-   client. The text passes the PH_HOOK_CLIENT plugins. */
-PH_API int ph_pop3_send_to_client(ph_pop3_server *srv, unsigned long id,
-                                  const char *text);
+/* Sends text (a CRLF is added) to a client by session id; PH_EINVAL if
+   no such client. The text passes the PH_HOOK_CLIENT plugins. */
+PH_API int ph_pop3_send_to_client(ph_pop3_server *srv,
+                                  const char *session_id, const char *text);
 PH_API ph_pipeline *ph_pop3_server_pipeline(ph_pop3_server *srv);
 PH_API void *ph_pop3_server_data(ph_pop3_server *srv);
+PH_API void ph_pop3_server_set_data(ph_pop3_server *srv, void *data);
 PH_API const char *ph_pop3_server_alias(ph_pop3_server *srv);
+PH_API const char *ph_pop3_server_hostname(ph_pop3_server *srv);
 PH_API ph_loop *ph_pop3_server_loop(ph_pop3_server *srv);
 
 /* ---- session ---------------------------------------------------------- */
@@ -248,11 +250,18 @@ PH_API int ph_pop3_reply(ph_pop3_session *s, enum ph_pop3_status st,
 /* A multi-line response: "+OK first", the lines dot-stuffed, ".". */
 PH_API int ph_pop3_reply_lines(ph_pop3_session *s, const char *first,
                                const char *const *lines, size_t n);
-PH_API unsigned long ph_pop3_session_id(ph_pop3_session *s);
+/* The session id, as in the log ("5f3a9c01000000a2"), unique in the
+   process for its run: the seed's client id. Same type as SMTP's. */
+PH_API const char *ph_pop3_session_id(ph_pop3_session *s);
 PH_API ph_pop3_server *ph_pop3_session_server(ph_pop3_session *s);
 PH_API const char *ph_pop3_session_user(ph_pop3_session *s);
+/* Addresses ("" and 0 once the connection is gone). */
+PH_API const struct sockaddr *ph_pop3_session_peer(ph_pop3_session *s);
+PH_API const struct sockaddr *ph_pop3_session_local(ph_pop3_session *s);
 PH_API const char *ph_pop3_session_peer_addr(ph_pop3_session *s);
 PH_API unsigned ph_pop3_session_peer_port(ph_pop3_session *s);
+PH_API const char *ph_pop3_session_local_addr(ph_pop3_session *s);
+PH_API unsigned ph_pop3_session_local_port(ph_pop3_session *s);
 /* TLS protocol and cipher, when the connection is encrypted (after STLS
    or on an implicit-TLS listener); false otherwise. */
 PH_API bool ph_pop3_session_tls(ph_pop3_session *s, struct ph_tls_info *out);

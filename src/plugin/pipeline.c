@@ -56,6 +56,7 @@ struct pl_entry {
 struct ph_pipeline {
     void                *server;
     ph_pipeline_sink_fn *sink;
+    enum ph_proto        proto;   /* stamped on every event */
     struct pl_name      *names; /* indexed by event id */
     size_t               nnames, names_cap;
     uint32_t            *hash;            /* id + 1 per slot, 0 = empty */
@@ -327,7 +328,8 @@ pl_entry_append(ph_pipeline *pl, const char *alias, ph_plugin *p)
 /* ---- creation ------------------------------------------------------ */
 
 ph_pipeline *
-ph_pipeline_new(void *server, ph_pipeline_sink_fn *sink)
+ph_pipeline_new(void *server, ph_pipeline_sink_fn *sink,
+                enum ph_proto proto)
 {
     ph_pipeline *pl = calloc(1, sizeof(*pl));
 
@@ -335,6 +337,7 @@ ph_pipeline_new(void *server, ph_pipeline_sink_fn *sink)
         return NULL;
     pl->server = server;
     pl->sink = sink;
+    pl->proto = proto;
     /* Numbered up front so that reporting a failure cannot itself fail
        for lack of memory. */
     pl->id_add = ph_pipeline_event_id(pl, "plugin_add");
@@ -381,7 +384,7 @@ ph_pipeline_free(ph_pipeline *pl)
 
 void
 ph_event_init(struct ph_event *ev, ph_pipeline *pl, enum ph_hook hook,
-              const char *name, void *session, unsigned long client_id)
+              const char *name, void *session, const char *session_id)
 {
     int id = ph_pipeline_event_id(pl, name);
 
@@ -394,7 +397,8 @@ ph_event_init(struct ph_event *ev, ph_pipeline *pl, enum ph_hook hook,
     ev->hook = hook;
     ev->server = pl->server;
     ev->session = session;
-    ev->client_id = client_id;
+    ev->session_id = session_id;
+    ev->proto = pl->proto;
 }
 
 int
@@ -477,7 +481,7 @@ pl_emit_alias(ph_pipeline *pl, int id, const char *alias)
 
     if (pl->is_freeing)
         return;
-    ph_event_init(&ev, pl, PH_HOOK_SERVER, pl->names[id].name, NULL, 0);
+    ph_event_init(&ev, pl, PH_HOOK_SERVER, pl->names[id].name, NULL, NULL);
     (void)ph_event_add_arg(&ev, alias);
     pl_emit(pl, &ev, false);
 }
@@ -497,7 +501,7 @@ pl_report_error(ph_pipeline *pl, const char *alias,
 
     (void)snprintf(num, sizeof(num), "%d", ret); /* fits any int */
     ph_event_init(&ev, pl, PH_HOOK_SERVER, pl->names[pl->id_error].name,
-                  failed->session, failed->client_id);
+                  failed->session, failed->session_id);
     (void)ph_event_add_arg(&ev, alias);
     (void)ph_event_add_arg(&ev, failed->name);
     (void)ph_event_add_arg(&ev, num);

@@ -16,7 +16,8 @@
 typedef void ph_pipeline_sink_fn(void *server, struct ph_event *ev);
 
 /* server is passed to plugin_register/unregister and set in events. */
-ph_pipeline *ph_pipeline_new(void *server, ph_pipeline_sink_fn *sink);
+ph_pipeline *ph_pipeline_new(void *server, ph_pipeline_sink_fn *sink,
+                             enum ph_proto proto);
 /* Calls every plugin's plugin_unregister, frees. NULL is ok. */
 void ph_pipeline_free(ph_pipeline *pl);
 
@@ -33,7 +34,8 @@ char *ph_event_cmd_name(char *buf, size_t cap, const char *verb);
 
 /* Starts an event: name is interned, argc 0. */
 void ph_event_init(struct ph_event *ev, ph_pipeline *pl, enum ph_hook hook,
-                   const char *name, void *session, unsigned long client_id);
+                   const char *name, void *session,
+                   const char *session_id);
 /* Appends an argument that the caller keeps alive during dispatch (no
    copy). PH_ELIMIT past PH_EVENT_MAX_ARGS. */
 int ph_event_add_arg(struct ph_event *ev, const char *text);

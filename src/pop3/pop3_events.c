@@ -121,7 +121,7 @@ ph_pop3_register(ph_pop3_server *srv, ph_pop3_event_fn *fn, void *ctx,
             return PH_ENOMEM;
     }
     /* The seed sends "registered" (ARG0: the component) at once. */
-    ph_event_init(&ev, srv->pl, PH_HOOK_SERVER, "registered", NULL, 0);
+    ph_event_init(&ev, srv->pl, PH_HOOK_SERVER, "registered", NULL, NULL);
     fn(srv, &ev, ctx);
     ph_event_cleanup(&ev);
     return 0;
@@ -171,7 +171,7 @@ ph_pop3_send_event(ph_pop3_server *srv, const char *name,
 
     if (name == NULL || name[0] == '\0')
         return PH_EINVAL;
-    ph_event_init(&ev, srv->pl, PH_HOOK_SERVER, name, NULL, 0);
+    ph_event_init(&ev, srv->pl, PH_HOOK_SERVER, name, NULL, NULL);
     for (; args != NULL && *args != NULL; args++)
         if (ph_event_add_arg(&ev, *args) != 0)
             return PH_ELIMIT;
@@ -181,17 +181,17 @@ ph_pop3_send_event(ph_pop3_server *srv, const char *name,
 }
 
 int
-ph_pop3_send_to_client(ph_pop3_server *srv, unsigned long id,
+ph_pop3_send_to_client(ph_pop3_server *srv, const char *session_id,
                        const char *text)
 {
     ph_pop3_session   *s = NULL;
     struct ph_session *ss;
     int                rc;
 
-    if (text == NULL || strpbrk(text, "\r\n") != NULL)
+    if (text == NULL || session_id == NULL || strpbrk(text, "\r\n") != NULL)
         return PH_EINVAL;
     for (ss = srv->core.sessions; ss != NULL && s == NULL; ss = ss->next)
-        if (pop3_of(ss)->id == id)
+        if (strcmp(ss->id, session_id) == 0)
             s = pop3_of(ss);
     if (s == NULL)
         return PH_EINVAL;

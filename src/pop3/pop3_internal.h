@@ -68,7 +68,6 @@ struct ph_pop3_server {
     size_t                        nlsn;
     int                           ev_connection, ev_disconnected,
                                   ev_response, ev_listener_failed;
-    unsigned long                 next_client_id;
     unsigned long                 id;
 };
 
@@ -102,7 +101,6 @@ struct pop3_auth_req {
 struct ph_pop3_session {
     struct ph_session     ss;           /* first: the core's part */
     ph_pop3_server       *srv;          /* NULL once the server died */
-    unsigned long         id;           /* the seed's client id */
     enum pop3_state       state;
     bool                  awaiting;     /* a command awaits its response */
     bool                  close_after;  /* close once it is written */

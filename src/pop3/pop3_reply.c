@@ -39,7 +39,7 @@ pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
         return PH_ESTATE;
     if (srv && ph_pipeline_wants(srv->pl, PH_HOOK_CLIENT, srv->ev_response)) {
         snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
-        ph_event_init(&ev, srv->pl, PH_HOOK_CLIENT, "response", s, s->id);
+        ph_event_init(&ev, srv->pl, PH_HOOK_CLIENT, "response", s, s->ss.id);
         ph_event_add_arg(&ev, copy);
         if (!ph_pipeline_dispatch(srv->pl, &ev)) {
             ph_event_cleanup(&ev);

@@ -5,6 +5,7 @@
  * shutdown.
  */
 #include "pop3/pop3_internal.h"
+#include "core/accessors.h"
 #include "auth/auth_guard.h"
 
 #include <arpa/inet.h>
@@ -96,7 +97,7 @@ listener_failed(void *ctx, const char *op, int errnum, const char *errstr)
     char            num[16];
 
     snprintf(num, sizeof(num), "%d", errnum);
-    ph_event_init(&ev, srv->pl, PH_HOOK_SERVER, "listener_failed", NULL, 0);
+    ph_event_init(&ev, srv->pl, PH_HOOK_SERVER, "listener_failed", NULL, NULL);
     ph_event_add_arg(&ev, op);
     ph_event_add_arg(&ev, num);
     ph_event_add_arg(&ev, errstr);
@@ -113,7 +114,7 @@ init_tables(ph_pop3_server *srv)
     memcpy(srv->verbs, default_verbs, sizeof(default_verbs));
     srv->nverbs = NDEFAULT;
     srv->verbs_cap = NDEFAULT + 8;
-    srv->pl = ph_pipeline_new(srv, pop3_event_sink);
+    srv->pl = ph_pipeline_new(srv, pop3_event_sink, PH_PROTO_POP3);
     if (srv->pl == NULL)
         return PH_ENOMEM;
     srv->ev_connection = ph_pipeline_event_id(srv->pl, "connection");
@@ -182,31 +183,6 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
     return srv;
 }
 
-int
-ph_pop3_server_listen(ph_pop3_server *srv, const char *addr)
-{
-    return ph_server_listen(&srv->core, addr, false);
-}
-
-int
-ph_pop3_server_listen_tls(ph_pop3_server *srv, const char *addr)
-{
-    return ph_server_listen(&srv->core, addr, true);
-}
-
-unsigned
-ph_pop3_server_session_count(ph_pop3_server *srv)
-{
-    return srv->core.nsessions;
-}
-
-/* Stop listening, disconnect every client (no UPDATE). */
-void
-ph_pop3_server_shutdown(ph_pop3_server *srv)
-{
-    ph_server_shutdown(&srv->core);
-}
-
 void
 ph_pop3_server_free(ph_pop3_server *srv)
 {
@@ -259,20 +235,6 @@ ph_pop3_server_set_handler(ph_pop3_server *srv, const char *verb,
     return 0;
 }
 
-int
-ph_pop3_server_getsockname(ph_pop3_server *srv, size_t idx,
-                           struct sockaddr_storage *ss_out,
-                           socklen_t *len_out)
-{
-    return ph_server_getsockname(&srv->core, idx, ss_out, len_out);
-}
-
-unsigned
-ph_pop3_server_port(ph_pop3_server *srv)
-{
-    return ph_server_port(&srv->core);
-}
-
 void
 ph_pop3_server_set_verify(ph_pop3_server *srv, ph_pop3_verify_fn *fn,
                           void *ctx)
@@ -286,28 +248,8 @@ ph_pop3_server_set_verify(ph_pop3_server *srv, ph_pop3_verify_fn *fn,
 
 ph_pipeline *ph_pop3_server_pipeline(ph_pop3_server *srv) { return srv->pl; }
 unsigned long ph_pop3_server_id(ph_pop3_server *srv) { return srv->id; }
-void *ph_pop3_server_data(ph_pop3_server *srv) { return srv->user_data; }
-const char *ph_pop3_server_alias(ph_pop3_server *srv) { return srv->core.alias; }
-ph_loop *ph_pop3_server_loop(ph_pop3_server *srv) { return srv->core.loop; }
-unsigned long ph_pop3_session_id(ph_pop3_session *s) { return s->id; }
-ph_pop3_server *ph_pop3_session_server(ph_pop3_session *s) { return s->srv; }
 const char *ph_pop3_session_user(ph_pop3_session *s) { return s->user; }
-void *ph_pop3_session_data(ph_pop3_session *s) { return s->user_data; }
 
-void
-ph_pop3_session_set_data(ph_pop3_session *s, void *data)
-{
-    s->user_data = data;
-}
+PH_CORE_SERVER_ACCESSORS(pop3)
+PH_CORE_SESSION_ACCESSORS(pop3)
 
-const char *
-ph_pop3_session_peer_addr(ph_pop3_session *s)
-{
-    return ph_session_peer_addr(&s->ss);
-}
-
-unsigned
-ph_pop3_session_peer_port(ph_pop3_session *s)
-{
-    return ph_session_peer_port(&s->ss);
-}

@@ -48,19 +48,6 @@ session_free(struct ph_session *ss)
 }
 
 void
-ph_pop3_session_ref(ph_pop3_session *s)
-{
-    ph_session_ref(&s->ss);
-}
-
-void
-ph_pop3_session_unref(ph_pop3_session *s)
-{
-    if (s != NULL)
-        ph_session_unref(&s->ss);
-}
-
-void
 pop3_session_close(ph_pop3_session *s)
 {
     if (s->ss.dead || s->state == POP3_S_CLOSING)
@@ -73,13 +60,11 @@ static void
 emit_simple(ph_pop3_session *s, const char *name)
 {
     struct ph_event ev;
-    char            cid[24];
 
     if (s->srv == NULL)
         return;
-    snprintf(cid, sizeof(cid), "%lu", s->id);
-    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->id);
-    ph_event_add_arg(&ev, cid);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->ss.id);
+    ph_event_add_arg(&ev, s->ss.id);
     pop3_event_dispatch(s->srv, &ev);
     ph_event_cleanup(&ev);
 }
@@ -90,7 +75,7 @@ session_describe(struct ph_session *ss, char *buf, size_t cap)
     ph_pop3_session *s = pop3_of(ss);
     char             user[96];  /* USER's argument is client text */
 
-    snprintf(buf, cap, "client=%lu user=%s", s->id, s->user
+    snprintf(buf, cap, "user=%s", s->user
              ? ph_log_sanitize(user, sizeof(user), s->user, strlen(s->user))
              : "-");
 }
@@ -218,7 +203,7 @@ command_event(ph_pop3_session *s, struct pop3_verb *v,
               const struct pop3_cmd *cmd)
 {
     struct ph_event ev;
-    char            name[8 + POP3_MAX_VERB], cid[24];
+    char            name[8 + POP3_MAX_VERB];
     size_t          i;
     bool            go_on;
 
@@ -230,9 +215,8 @@ command_event(ph_pop3_session *s, struct pop3_verb *v,
     if (v->ev_id >= 0 && !pop3_event_wanted(s->srv, v->ev_id))
         return true;            /* nobody listens: skip building it */
     ph_event_cmd_name(name, sizeof(name), v->name);
-    snprintf(cid, sizeof(cid), "%lu", s->id);
-    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->id);
-    ph_event_add_arg(&ev, cid);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->ss.id);
+    ph_event_add_arg(&ev, s->ss.id);
     for (i = 0; i < cmd->argc; i++)
         ph_event_add_arg(&ev, cmd->argv[i]);
     go_on = pop3_event_dispatch(s->srv, &ev);
@@ -396,13 +380,13 @@ static void
 connection_event(ph_pop3_session *s)
 {
     struct ph_event ev;
-    char            cid[24], pport[8], lport[8];
+    char            pport[8], lport[8];
 
-    snprintf(cid, sizeof(cid), "%lu", s->id);
     snprintf(pport, sizeof(pport), "%u", ph_session_peer_port(&s->ss));
     snprintf(lport, sizeof(lport), "%u", ph_session_local_port(&s->ss));
-    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, "connection", s, s->id);
-    ph_event_add_arg(&ev, cid);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, "connection", s,
+                  s->ss.id);
+    ph_event_add_arg(&ev, s->ss.id);
     ph_event_add_arg(&ev, ph_session_peer_addr(&s->ss));
     ph_event_add_arg(&ev, pport);
     ph_event_add_arg(&ev, ph_session_local_addr(&s->ss));
@@ -425,8 +409,8 @@ greet(ph_pop3_session *s)
         gettimeofday(&tv, NULL);
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
             r ^= (unsigned long)tv.tv_usec << 20;
-        snprintf(s->timestamp, sizeof(s->timestamp), "<%lu.%lx.%lu.%lu@%.50s>",
-                 (unsigned long)getpid(), r, (unsigned long)tv.tv_sec, s->id,
+        snprintf(s->timestamp, sizeof(s->timestamp), "<%lu.%lx.%lu.%s@%.50s>",
+                 (unsigned long)getpid(), r, (unsigned long)tv.tv_sec, s->ss.id,
                  srv->core.hostname);
     }
     snprintf(line, sizeof(line), "%.100s %.100s ready%s%s", srv->core.hostname,
@@ -458,7 +442,6 @@ pop3_session_accept(struct ph_server *core, evutil_socket_t fd,
         return NULL;
     }
     s->srv = srv;
-    s->id = ++srv->next_client_id;
     if (ph_session_init(&s->ss, core, fd, peer, peer_len,
                         &pop3_session_ops) != 0) {
         s->ss.refs = 1;         /* not linked: nothing else holds it */
@@ -548,8 +531,3 @@ session_tls_ready(struct ph_session *ss)
     ph_session_resume(ss);
 }
 
-bool
-ph_pop3_session_tls(ph_pop3_session *s, struct ph_tls_info *out)
-{
-    return ph_conn_tls_info(s->ss.conn, out);
-}

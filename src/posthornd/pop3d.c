@@ -30,7 +30,7 @@ verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
         (at = strrchr(canon, '@')) == NULL ||
         (size_t)(at - canon) >= sizeof(local)) {
         char clean[128];
-        pd_log("pop3=%lu event=login status=failed user=%s",
+        pd_log("session=%s event=login status=failed user=%s",
                ph_pop3_session_id(s), pd_clean(a->user, clean,
                                                sizeof(clean)));
         ph_pop3_auth_reply(s, PH_POP3_ERR_AUTH, NULL);
@@ -42,7 +42,7 @@ verify(ph_pop3_session *s, const struct ph_pop3_auth *a, void *ctx)
         ph_pop3_auth_reply(s, PH_POP3_ERR_SYS_PERM, NULL);
         return;
     }
-    pd_log("pop3=%lu event=login status=ok user=%s", ph_pop3_session_id(s),
+    pd_log("session=%s event=login status=ok user=%s", ph_pop3_session_id(s),
            canon);
     ph_pop3_auth_reply(s, PH_POP3_OK, path);
 }

@@ -4,58 +4,14 @@
  * per-session data, chunking, close and ref.
  */
 #include "smtp/smtp_internal.h"
+#include "core/accessors.h"
 
 #include <string.h>
 
-ph_smtp_server *ph_smtp_session_server(ph_smtp_session *s) { return s->srv; }
-const char *ph_smtp_session_id(ph_smtp_session *s) { return s->ss.id; }
+PH_CORE_SESSION_ACCESSORS(smtp)
+
 const char *ph_smtp_session_helo(ph_smtp_session *s) { return s->helo; }
 bool ph_smtp_session_is_esmtp(ph_smtp_session *s) { return s->esmtp; }
-void *ph_smtp_session_data(ph_smtp_session *s) { return s->user_data; }
-
-void
-ph_smtp_session_set_data(ph_smtp_session *s, void *data)
-{
-    s->user_data = data;
-}
-
-/* Addresses stay readable after disconnect only through the log; a dead
-   session answers with empty values. */
-const struct sockaddr *
-ph_smtp_session_peer(ph_smtp_session *s)
-{
-    return ph_session_peer(&s->ss);
-}
-
-const struct sockaddr *
-ph_smtp_session_local(ph_smtp_session *s)
-{
-    return ph_session_local(&s->ss);
-}
-
-const char *
-ph_smtp_session_peer_addr(ph_smtp_session *s)
-{
-    return ph_session_peer_addr(&s->ss);
-}
-
-unsigned
-ph_smtp_session_peer_port(ph_smtp_session *s)
-{
-    return ph_session_peer_port(&s->ss);
-}
-
-const char *
-ph_smtp_session_local_addr(ph_smtp_session *s)
-{
-    return ph_session_local_addr(&s->ss);
-}
-
-unsigned
-ph_smtp_session_local_port(ph_smtp_session *s)
-{
-    return ph_session_local_port(&s->ss);
-}
 
 const char *
 ph_smtp_session_path(ph_smtp_session *s)

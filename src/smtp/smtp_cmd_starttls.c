@@ -77,8 +77,3 @@ smtp_tls_ready(struct ph_session *ss)
     ph_conn_resume_read(s->ss.conn);
 }
 
-bool
-ph_smtp_session_tls(ph_smtp_session *s, struct ph_tls_info *out)
-{
-    return ph_conn_tls_info(s->ss.conn, out);
-}

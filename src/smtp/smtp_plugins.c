@@ -29,7 +29,8 @@ smtp_plugin_sink(void *server, struct ph_event *ev)
 int
 smtp_plugins_init(ph_smtp_server *srv)
 {
-    srv->pl = ph_pipeline_new(srv, smtp_plugin_sink);
+    srv->pl = ph_pipeline_new(srv, smtp_plugin_sink, srv->mode == PH_SMTP_MODE_LMTP
+                              ? PH_PROTO_LMTP : PH_PROTO_SMTP);
     if (srv->pl == NULL)
         return PH_ENOMEM;
     srv->ev_connection = ph_pipeline_event_id(srv->pl, "connection");
@@ -59,7 +60,7 @@ smtp_plugins_inbound(ph_smtp_session *s, int ev_id, const char *name,
     if (s->srv == NULL || ev_id < 0 ||
         !ph_pipeline_wants(s->srv->pl, PH_HOOK_SERVER, ev_id))
         return true;
-    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, 0);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_SERVER, name, s, s->ss.id);
     ph_event_add_arg(&ev, s->ss.id);
     for (size_t i = 0; i < n; i++)
         ph_event_add_arg(&ev, args[i]);
@@ -148,7 +149,7 @@ smtp_plugins_response(ph_smtp_session *s, int *code, const char **enh,
     bool            go_on;
 
     snprintf(ctext, sizeof(ctext), "%d", *code);
-    ph_event_init(&ev, s->srv->pl, PH_HOOK_CLIENT, "response", s, 0);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_CLIENT, "response", s, s->ss.id);
     ph_event_add_arg(&ev, ctext);
     ph_event_add_arg(&ev, *enh ? *enh : "");
     for (size_t i = 0; i < n && i + 2 < PH_EVENT_MAX_ARGS; i++)

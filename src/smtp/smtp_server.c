@@ -3,6 +3,7 @@
  * their defaults, listeners, the verb table API, accept and shutdown.
  */
 #include "smtp/smtp_internal.h"
+#include "core/accessors.h"
 #include "auth/auth_guard.h"
 
 #include <arpa/inet.h>
@@ -167,18 +168,6 @@ ph_smtp_server_new(ph_loop *loop, const struct ph_smtp_options *opts)
     return srv;
 }
 
-int
-ph_smtp_server_listen(ph_smtp_server *srv, const char *addr)
-{
-    return ph_server_listen(&srv->core, addr, false);
-}
-
-int
-ph_smtp_server_listen_tls(ph_smtp_server *srv, const char *addr)
-{
-    return ph_server_listen(&srv->core, addr, true);
-}
-
 void
 ph_smtp_server_set_verify(ph_smtp_server *srv, ph_smtp_verify_fn *fn,
                           void *ctx)
@@ -188,34 +177,6 @@ ph_smtp_server_set_verify(ph_smtp_server *srv, ph_smtp_verify_fn *fn,
     ph_server_guard_for_verify(&srv->core, fn != NULL,
                                srv->limits.max_auth_failures_per_addr,
                                srv->limits.auth_fail_window);
-}
-
-int
-ph_smtp_server_getsockname(ph_smtp_server *srv, size_t idx,
-                           struct sockaddr_storage *ss_out,
-                           socklen_t *len_out)
-{
-    return ph_server_getsockname(&srv->core, idx, ss_out, len_out);
-}
-
-unsigned
-ph_smtp_server_port(ph_smtp_server *srv)
-{
-    return ph_server_port(&srv->core);
-}
-
-unsigned
-ph_smtp_server_session_count(ph_smtp_server *srv)
-{
-    return srv->core.nsessions;
-}
-
-/* Sessions outside a transaction get 421 now, the others after it (the
-   session's shutdown op, smtp_session.c). */
-void
-ph_smtp_server_shutdown(ph_smtp_server *srv)
-{
-    ph_server_shutdown(&srv->core);
 }
 
 static void
@@ -354,8 +315,4 @@ ph_smtp_server_allow_param(ph_smtp_server *srv, bool for_rcpt,
                     : strv_add(&srv->mail_params, &srv->nmail_params, keyword);
 }
 
-void *ph_smtp_server_data(ph_smtp_server *srv) { return srv->user_data; }
-void ph_smtp_server_set_data(ph_smtp_server *srv, void *d) { srv->user_data = d; }
-const char *ph_smtp_server_hostname(ph_smtp_server *srv) { return srv->core.hostname; }
-const char *ph_smtp_server_alias(ph_smtp_server *srv) { return srv->core.alias; }
-ph_loop *ph_smtp_server_loop(ph_smtp_server *srv) { return srv->core.loop; }
+PH_CORE_SERVER_ACCESSORS(smtp)

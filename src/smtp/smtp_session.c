@@ -46,19 +46,6 @@ session_free(struct ph_session *ss)
     free(s);
 }
 
-void
-ph_smtp_session_ref(ph_smtp_session *s)
-{
-    ph_session_ref(&s->ss);
-}
-
-void
-ph_smtp_session_unref(ph_smtp_session *s)
-{
-    if (s != NULL)
-        ph_session_unref(&s->ss);
-}
-
 static void
 session_describe(struct ph_session *ss, char *buf, size_t cap)
 {

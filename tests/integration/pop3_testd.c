@@ -165,7 +165,7 @@ print_event(ph_pop3_server *srv, const struct ph_event *ev, void *ctx)
     fflush(stdout);
     /* -n: the program greets, as the seed lets it. */
     if ((intptr_t)ctx == 1 && strcmp(ev->name, "connection") == 0)
-        ph_pop3_send_to_client(srv, ev->client_id, "+OK pop3_testd greeting");
+        ph_pop3_send_to_client(srv, ev->session_id, "+OK pop3_testd greeting");
 }
 
 static bool

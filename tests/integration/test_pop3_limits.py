@@ -138,7 +138,7 @@ class Apop(Pop3TestCase):
         c = self.pop(srv)
         self.assertRegex(c.greeting,
                          r"^\+OK testd\.example posthorn \S+ ready "
-                         r"<\d+\.[0-9a-f]+\.\d+\.\d+@testd\.example>$")
+                         r"<\d+\.[0-9a-f]+\.\d+\.[0-9a-f]{16}@testd\.example>$")
         self.assertEqual(c.cmd("APOP alice " + "0" * 32),
                          "-ERR [AUTH] Authentication failed")
         self.assertEqual(c.cmd("APOP alice abc"),
@@ -224,7 +224,7 @@ class HandleConnects(Pop3TestCase):
         self.assertEqual(c.greeting, "+OK pop3_testd greeting")
         c.login()
         c.ok("QUIT")
-        srv.wait_line(r"^EVENT connection 1 127\.0\.0\.1 \d+ 127\.0\.0\.1 %d$"
+        srv.wait_line(r"^EVENT connection [0-9a-f]{16} 127\.0\.0\.1 \d+ 127\.0\.0\.1 %d$"
                       % srv.port)
 
 

@@ -3,10 +3,14 @@
 registered with ph_pop3_register (pop3_testd -E) and a POP3C plugin that
 rewrites or suppresses responses (pop3_testd -R / -X)."""
 
+import re
 import unittest
 
 from test_pop3_common import (KNOWN, POP3_PLUGIN, Pop3TestCase, list_size,
                               wire_retr)
+
+# A session id: the log's, 16 hex digits (ph_pop3_session_id).
+SID = r"[0-9a-f]{16}"
 
 
 class TemplatePlugin(Pop3TestCase):
@@ -68,14 +72,16 @@ class Listener(Pop3TestCase):
         c.err("FROB")
         c.ok("QUIT")
         c.expect_eof()
-        srv.wait_line(r"^EVENT disconnected 1$")
+        srv.wait_line(r"^EVENT disconnected %s$" % SID)
         events = srv.out("EVENT ")
-        self.assertRegex(events[1], r"^EVENT connection 1 127\.0\.0\.1 \d+ "
-                         r"127\.0\.0\.1 %d$" % srv.port)
-        self.assertEqual(events[2:], [
-            "EVENT cmd_user 1 alice", "EVENT cmd_pass 1 wonderland",
-            "EVENT cmd_list 1 2", "EVENT cmd_top 1 2 0", "EVENT cmd_quit 1",
-            "EVENT disconnected 1"])
+        m = re.match(r"^EVENT connection (%s) 127\.0\.0\.1 \d+ "
+                     r"127\.0\.0\.1 %d$" % (SID, srv.port), events[1])
+        self.assertTrue(m, events[1])
+        sid = m.group(1)            # the session id, as in the log
+        self.assertEqual(events[2:], [e % sid for e in [
+            "EVENT cmd_user %s alice", "EVENT cmd_pass %s wonderland",
+            "EVENT cmd_list %s 2", "EVENT cmd_top %s 2 0", "EVENT cmd_quit %s",
+            "EVENT disconnected %s"]])
 
     def test_client_ids(self):
         srv = self.start_pop3_testd("-E")
@@ -83,8 +89,9 @@ class Listener(Pop3TestCase):
         b = self.pop(srv)
         b.ok("USER bob")
         a.ok("USER alice")
-        srv.wait_line(r"^EVENT cmd_user 2 bob$")
-        srv.wait_line(r"^EVENT cmd_user 1 alice$")
+        bob = srv.wait_line(r"^EVENT cmd_user %s bob$" % SID).split()[2]
+        alice = srv.wait_line(r"^EVENT cmd_user %s alice$" % SID).split()[2]
+        self.assertNotEqual(alice, bob)     # one id per session
 
 
 class ResponsePlugin(Pop3TestCase):

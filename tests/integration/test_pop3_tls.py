@@ -147,7 +147,7 @@ class Stls(TlsCase):
         srv = self.start_tls_testd("-E")
         c = self.pop(srv)
         c.ok("STLS")
-        srv.wait_line(r"^EVENT cmd_stls 1$")
+        srv.wait_line(r"^EVENT cmd_stls [0-9a-f]{16}$")
         self.wrap(c)
         c.login()
 
@@ -232,11 +232,11 @@ class Pop3s(TlsCase):
         tls = client_ctx().wrap_socket(raw, server_hostname="localhost")
         greeting = phtest.recv_line(tls)
         self.assertTrue(greeting.startswith(b"+OK testd.example"))
-        srv.wait_line(r"^EVENT connection 1 127\.0\.0\.1 ")
+        srv.wait_line(r"^EVENT connection [0-9a-f]{16} 127\.0\.0\.1 ")
         tls.sendall(b"QUIT\r\n")
         self.assertTrue(tls.recv(512).startswith(b"+OK Bye"))
         tls.close()
-        srv.wait_line(r"^EVENT disconnected 1$")
+        srv.wait_line(r"^EVENT disconnected [0-9a-f]{16}$")
 
     def test_apop_timestamp_over_pop3s(self):
         srv = self.start_tls_testd("-A")

@@ -192,7 +192,7 @@ class Daemon(DaemonCase):
         p.sock.shutdown(socket.SHUT_RDWR)        # dropped: nothing deleted
         p.file.close()                           # (poplib keeps a ref)
         p.sock.close()
-        srv.wait_err(r"session=\S+ event=disconnect .*client=")
+        srv.wait_err(r"session=\S+ event=disconnect .*user=alice")
         self.assertEqual(len(self.maildir_files("alice")), 3)
         p = self.pop3("alice@example.org", "secret")
         p.dele(2)

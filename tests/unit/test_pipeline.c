@@ -204,7 +204,7 @@ setup(void **state)
     static struct fx f;
 
     memset(&f, 0, sizeof(f));
-    f.pl = ph_pipeline_new(&f, fx_sink);
+    f.pl = ph_pipeline_new(&f, fx_sink, PH_PROTO_POP3);
     if (f.pl == NULL)
         return -1;
     *state = &f;
@@ -429,12 +429,13 @@ test_event_ids(void **state)
     assert_int_equal(ph_pipeline_event_id(f->pl, ""), PH_EINVAL);
     assert_true(ph_pipeline_event_id(f->pl, "plugin_error") >= 0);
 
-    ph_event_init(&ev, f->pl, PH_HOOK_SERVER, "cmd_retr", f, 42);
+    ph_event_init(&ev, f->pl, PH_HOOK_SERVER, "cmd_retr", f, "s42");
     assert_int_equal(ev.id, id);
     assert_string_equal(ev.name, "cmd_retr");
     assert_ptr_equal(ev.server, f);
     assert_ptr_equal(ev.session, f);
-    assert_int_equal(ev.client_id, 42);
+    assert_string_equal(ev.session_id, "s42");
+    assert_int_equal(ev.proto, PH_PROTO_POP3);
     assert_int_equal(ev.argc, 0);
     ph_event_cleanup(&ev);
 }
@@ -446,7 +447,7 @@ static void
 check_error_context(struct tp *t, ph_pipeline *pl, struct ph_event *ev)
 {
     assert_ptr_equal(ev->session, t->fx);
-    assert_int_equal(ev->client_id, 7);
+    assert_string_equal(ev->session_id, "s7");
     assert_int_equal(ev->hook, PH_HOOK_SERVER);
 }
 
@@ -467,7 +468,7 @@ test_plugin_error(void **state)
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         f->tp[1].ret = bad[i];
         fx_clear(f);
-        ph_event_init(&ev, f->pl, PH_HOOK_SERVER, "cmd_x", f, 7);
+        ph_event_init(&ev, f->pl, PH_HOOK_SERVER, "cmd_x", f, "s7");
         /* Counted as PH_EAT_NONE: B runs and the event is delivered. */
         assert_true(ph_pipeline_dispatch(f->pl, &ev));
         ph_event_cleanup(&ev);
@@ -481,7 +482,7 @@ test_plugin_error(void **state)
     /* A watcher that eats the report keeps it from the sink. */
     w->ret = PH_EAT_ALL;
     fx_clear(f);
-    ph_event_init(&ev, f->pl, PH_HOOK_SERVER, "cmd_x", f, 7);
+    ph_event_init(&ev, f->pl, PH_HOOK_SERVER, "cmd_x", f, "s7");
     assert_true(ph_pipeline_dispatch(f->pl, &ev));
     ph_event_cleanup(&ev);
     assert_string_equal(f->log, "A:cmd_x W:plugin_error(A,cmd_x,99) B:cmd_x");
@@ -661,7 +662,7 @@ test_del_during_dispatch(void **state)
     for (i = 0; i < sizeof(del_cases) / sizeof(del_cases[0]); i++) {
         ph_pipeline_free(f->pl);
         memset(f, 0, sizeof(*f));
-        f->pl = ph_pipeline_new(f, fx_sink);
+        f->pl = ph_pipeline_new(f, fx_sink, PH_PROTO_POP3);
         assert_non_null(f->pl);
         fx_add_x(f, names);
         killer = &f->tp[del_cases[i].killer[0] - 'A'];
@@ -713,7 +714,7 @@ test_add_during_dispatch(void **state)
     /* Old B removed, a new B added: neither runs for this event. */
     ph_pipeline_free(f->pl);
     memset(f, 0, sizeof(*f));
-    f->pl = ph_pipeline_new(f, fx_sink);
+    f->pl = ph_pipeline_new(f, fx_sink, PH_PROTO_POP3);
     assert_non_null(f->pl);
     fx_add_x(f, names);
     f->tp[0].action = add_during;
@@ -755,7 +756,7 @@ test_response_rewrite(void **state)
     a->arg = "+OK rewritten";
     assert_true(tp_add(a) > 0 && tp_add(b) > 0);
     fx_clear(f);
-    ph_event_init(&ev, f->pl, PH_HOOK_CLIENT, "response", NULL, 3);
+    ph_event_init(&ev, f->pl, PH_HOOK_CLIENT, "response", NULL, "s3");
     assert_int_equal(ph_event_add_arg(&ev, reply), 0);
     assert_int_equal(ph_event_add_arg(&ev, "2"), 0);
     assert_true(ph_pipeline_dispatch(f->pl, &ev));
@@ -782,7 +783,7 @@ test_push_arg(void **state)
     a->arg = "extra";
     assert_true(tp_add(a) > 0 && tp_add(b) > 0);
     fx_clear(f);
-    ph_event_init(&ev, f->pl, PH_HOOK_SERVER, "cmd_x", NULL, 1);
+    ph_event_init(&ev, f->pl, PH_HOOK_SERVER, "cmd_x", NULL, "s1");
     assert_int_equal(ph_event_add_arg(&ev, "1"), 0);
     assert_true(ph_pipeline_dispatch(f->pl, &ev));
     assert_string_equal(f->log, "A:cmd_x(1) B:cmd_x(1,extra)");
