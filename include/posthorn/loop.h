@@ -14,6 +14,17 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+/* As in posthorn.h (token for token, so the second definition is a
+   harmless repeat): this header, and event.h which includes it, may then
+   come first in a program. */
+#ifndef PH_API
+#if defined(PH_BUILDING)
+#define PH_API __attribute__((visibility("default")))
+#else
+#define PH_API
+#endif
+#endif
+
 typedef struct ph_loop ph_loop;
 
 enum ph_log_level {
@@ -32,20 +43,34 @@ typedef void ph_log_fn(void *ctx, enum ph_log_level level, const char *line);
 
 /* New loop with its own event_base; NULL on ENOMEM. Sets SIGPIPE to
    SIG_IGN if it is at its default (writes to a reset peer must fail with
-   EPIPE, not kill the process). */
+   EPIPE, not kill the process). A program with an event_base of its own
+   uses ph_loop_new_with_base() (event.h) instead. */
 PH_API ph_loop *ph_loop_new(void);
-/* Frees the loop; servers on it must have been freed first. NULL is ok. */
+/* Frees the loop and its signal events; servers on it must have been
+   freed first, and the loop is not running. A base the loop does not own
+   (ph_loop_new_with_base) is left to the program, which frees it after
+   the loop. NULL is ok. */
 PH_API void ph_loop_free(ph_loop *loop);
-/* Runs until ph_loop_stop() or until nothing is left to wait for. */
+/* Runs the base (event_base_dispatch) until ph_loop_stop() or until
+   nothing is left to wait for. On a program's base its own events run
+   too; the program may just as well dispatch the base itself. Not while
+   the base is already running. 0 or PH_EIO. */
 PH_API int ph_loop_run(ph_loop *loop);
-/* Makes ph_loop_run() return after the current callback; safe anywhere. */
+/* event_base_loopbreak: whatever runs the base -- ph_loop_run() or, on
+   a program's base, its own event_base_dispatch() -- returns after the
+   current callback. Safe anywhere; nothing happens if the base is not
+   running (the next run starts afresh). */
 PH_API void ph_loop_stop(ph_loop *loop);
 
 /*
  * Signals, delivered from the loop (not from a signal handler), so fn may
  * call anything. Typical use: SIGTERM/SIGINT -> ph_smtp_server_shutdown()
  * and ph_loop_clear_signals(), after which ph_loop_run() returns once the
- * last session has flushed. At most 16 per loop. 0 or enum ph_err.
+ * last session has flushed (on a program's base: once the program's own
+ * events are gone too). At most 16 per loop. 0 or enum ph_err. These are
+ * libevent signal events on the loop's base, so the program's own
+ * evsignal events for the same signal fire as well; libevent gives
+ * signals to one base per process (the last to add one).
  */
 typedef void ph_signal_fn(void *ctx, int signum);
 PH_API int ph_loop_add_signal(ph_loop *loop, int signum, ph_signal_fn *fn,

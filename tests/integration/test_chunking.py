@@ -107,6 +107,9 @@ class Chunks(phtest.TestCase):
         srv = self.start_testd("-w")
         c = open_tx(self, srv, mail="MAIL FROM:<a@example.org> "
                     "BODY=BINARYMIME")
+        # The 250 can reach us before testd's line for this MAIL has been
+        # read off its stdout; the mark must come after that line.
+        srv.wait_line(r"^MAIL from=<a@example\.org>")
         mark = srv.mark()
         # NUL, bare LF and CR, a lone dot line and what would end DATA:
         # all plain bytes in a chunk (its length frames it).
