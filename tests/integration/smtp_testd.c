@@ -570,7 +570,9 @@ cb_disconnect(ph_smtp_session *s)
 /*
  * -X: a plugin in the SMTP pipeline (Haraka-style). It refuses RCPT to
  * local part "plugin-refuse" itself (550 5.7.1, PH_EAT_CLIENT: the RCPT
- * handler does not run) and BDAT chunks of 666 octets (554 5.7.1),
+ * handler does not run), RCPT to "plugin-none" too but returning
+ * PH_EAT_NONE (its reply alone must keep the handler from running), and
+ * BDAT chunks of 666 octets (554 5.7.1),
  * rewrites the text of every 250 reply to MAIL
  * ("response" hook), and prints the inbound events it sees.
  */
@@ -589,6 +591,11 @@ plugin_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
         strstr(ev->argv[2], "plugin-refuse@") != NULL) {
         ph_smtp_reply(ev->session, 550, "5.7.1", "Refused by plugin");
         return PH_EAT_CLIENT;
+    }
+    if (strcmp(ev->name, "cmd_rcpt") == 0 && ev->argc > 2 &&
+        strstr(ev->argv[2], "plugin-none@") != NULL) {
+        ph_smtp_reply(ev->session, 550, "5.7.1", "Refused, not eaten");
+        return PH_EAT_NONE;
     }
     if (strcmp(ev->name, "cmd_bdat") == 0 && ev->argc > 2 &&
         strncmp(ev->argv[2], "666", 3) == 0) {
