@@ -1,6 +1,7 @@
 """posthornd's numeric options (posthornd(8), posthornd.conf(5)): each
 one's bounds, on the command line and in the config file. --check-config
-parses, reports every bad value and exits 1, and starts nothing."""
+parses, reports every bad value (with the range it should be in) and
+exits 1, and starts nothing."""
 
 import os
 import shutil
@@ -85,8 +86,8 @@ class NumericOptions(phtest.TestCase):
         self.assertEqual(r.returncode, 1)
         err = r.stderr.decode()
         for o, v in bad:
-            self.assertIn("posthornd: bad value for --%s: '%s'" % (o, v),
-                          err)
+            self.assertIn("posthornd: bad value for --%s: '%s' (%d to %d "
+                          % ((o, v) + BOUNDS[o]), err)
         self.assertEqual(err.count("bad value"), len(bad), err)
         self.assertIn("configuration has errors", err)
 
@@ -97,8 +98,8 @@ class NumericOptions(phtest.TestCase):
         self.assertEqual(r.returncode, 1)
         err = r.stderr.decode()
         for n, (o, v) in enumerate(bad, 1):
-            self.assertIn("posthornd: %s:%d: bad value for '%s'"
-                          % (path, n, o), err)
+            self.assertIn("posthornd: %s:%d: bad value for '%s' (%d to %d "
+                          % ((path, n, o) + BOUNDS[o]), err)
         self.assertEqual(err.count("bad value"), len(bad), err)
 
     def test_without_check_config_bad_value_is_usage_error(self):
@@ -108,7 +109,8 @@ class NumericOptions(phtest.TestCase):
                            capture_output=True, timeout=10, cwd=self.dir,
                            stdin=subprocess.DEVNULL)
         self.assertEqual(r.returncode, 2)       # usage, nothing started
-        self.assertIn(b"bad value for --max-recipients: '0'", r.stderr)
+        self.assertIn(b"bad value for --max-recipients: '0' "
+                      b"(1 to 100000 recipients)\n", r.stderr)
         self.assertIn(b"usage:", r.stderr)
 
 
