@@ -42,6 +42,7 @@
  *   --max-auth-failures-per-addr N   ("none": PH_SMTP_NO_LIMIT)
  *   --auth-fail-window S        auth_fail_window
  *   --max-sessions N            max_sessions (same as -N)
+ *   --no-verb VERB              remove VERB from the verb table
  *
  * The verb XWHO (always there) answers
  *   250 2.0.0 user=U authzid=A helo=H tls=PROTOCOL cipher=CIPHER
@@ -671,7 +672,7 @@ usage(void)
             "[--tls-timeout S]] [--auth [--auth-plaintext] "
             "[--auth-required] [--auth-fail-delay MS|default] "
             "[--max-auth-failures N] [--max-auth-failures-per-addr N|none] "
-            "[--auth-fail-window S]] [--max-sessions N]\n");
+            "[--auth-fail-window S]] [--max-sessions N] [--no-verb VERB]\n");
     return 2;
 }
 
@@ -699,7 +700,7 @@ enum {
     OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_SMTPS, OPT_TLS_TIMEOUT, OPT_AUTH,
     OPT_AUTH_PLAINTEXT, OPT_AUTH_REQUIRED, OPT_AUTH_FAIL_DELAY,
     OPT_MAX_AUTH_FAILURES, OPT_MAX_AUTH_FAILURES_PER_ADDR,
-    OPT_AUTH_FAIL_WINDOW, OPT_MAX_SESSIONS,
+    OPT_AUTH_FAIL_WINDOW, OPT_MAX_SESSIONS, OPT_NO_VERB,
 };
 
 int
@@ -724,10 +725,11 @@ main(int argc, char **argv)
           OPT_MAX_AUTH_FAILURES_PER_ADDR },
         { "auth-fail-window", required_argument, NULL, OPT_AUTH_FAIL_WINDOW },
         { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+        { "no-verb", required_argument, NULL, OPT_NO_VERB },
         { NULL, 0, NULL, 0 },
     };
     int verbose = 0, opt, rc = 0, use_auth = 0;
-    const char *cert = NULL, *key = NULL, *smtps = NULL;
+    const char *cert = NULL, *key = NULL, *smtps = NULL, *no_verb = NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
@@ -763,6 +765,7 @@ main(int argc, char **argv)
         case OPT_MAX_SESSIONS:
             o.limits.max_sessions = (unsigned)num(optarg);
             break;
+        case OPT_NO_VERB: no_verb = optarg; break;
         case 'a': o.address = optarg; break;
         case 'p': o.port = (unsigned)num(optarg); break;
         case 'm':
@@ -862,6 +865,12 @@ main(int argc, char **argv)
     }
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+
+    if (no_verb != NULL &&
+        ph_smtp_server_set_handler(g_srv, no_verb, NULL) != 0) {
+        rc = 1;
+        goto out;
+    }
 
     if (g_use_plugin &&
         ph_plugin_add(ph_smtp_server_pipeline(g_srv), "refuser",
