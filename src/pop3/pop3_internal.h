@@ -11,9 +11,8 @@
 #include "auth/sasl.h"
 #include "core/session.h"
 #include "plugin/plugin_internal.h"
+#include "pop3/pop3_parse.h"
 
-#define POP3_MAX_ARGS      8
-#define POP3_MAX_VERB      16
 /* Multi-line output is produced in steps of about this much, and resumes
    when the socket has taken it (STYLE 3: a cursor, never all in memory). */
 #define POP3_OUT_STEP      (64 * 1024)
@@ -154,22 +153,6 @@ void pop3_event_sink(void *server, struct ph_event *ev);
 /* Plugins then listeners; false if a plugin ate it. */
 bool pop3_event_dispatch(ph_pop3_server *srv, struct ph_event *ev);
 void pop3_listeners_free(ph_pop3_server *srv);
-
-/* pop3_parse.c (pure) */
-struct pop3_cmd {
-    const char *verb;
-    size_t      verb_len;
-    size_t      argc;
-    const char *argv[POP3_MAX_ARGS];
-};
-/* Splits line (NUL-terminated, CRLF removed) in place. 0, or -1 for a
-   bad character (CR, LF, NUL) / empty verb / too many arguments. */
-int ph_pop3_parse_cmd(char *line, size_t len, struct pop3_cmd *out);
-/* "1".."n" (decimal digits only, no sign): the 0-based index, or -1 if
-   not a number in range. */
-long ph_pop3_parse_msgnum(const char *text, size_t nmsgs);
-/* Strict unsigned decimal (TOP's line count); -1 if invalid. */
-long ph_pop3_parse_count(const char *text);
 
 /* pop3_cmd_*.c: the default handlers */
 ph_pop3_handler pop3_cmd_user, pop3_cmd_pass, pop3_cmd_apop, pop3_cmd_auth,

@@ -3,7 +3,7 @@
  * arguments separated by single spaces) and message numbers. Pure: no
  * I/O, no allocation. Base64 and SASL messages are in auth/sasl.c.
  */
-#include "pop3/pop3_internal.h"
+#include "pop3/pop3_parse.h"
 
 #include <string.h>
 

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,20 +86,81 @@ add_listen(struct pd_list *l, const char *v)
     return (l->v[l->n++] = strdup(v)) ? 0 : -1;
 }
 
-static int
-set_num(unsigned long long *out, const char *v, unsigned long long max)
-{
-    char              *end;
-    unsigned long long n;
+/*
+ * The numeric options: one row each, one parser for all (a bad value is
+ * refused the same way everywhere, and the error names the range). A
+ * field is an unsigned or a size_t; the row says which.
+ */
+enum num_type { NUM_UINT, NUM_SIZE };
 
-    errno = 0;
+struct num_opt {
+    int                opt;
+    size_t             off;     /* of the field in struct pd_config */
+    enum num_type      type;
+    unsigned long long min, max;
+    const char        *unit;    /* for the error message */
+};
+
+#define NUM_FIELD(f) offsetof(struct pd_config, f)
+
+static const struct num_opt num_opts[] = {
+    { O_MAX_SIZE, NUM_FIELD(max_message_size), NUM_SIZE, 1, 1ull << 40,
+      "bytes" },
+    { O_MAX_RCPT, NUM_FIELD(max_recipients), NUM_UINT, 1, 100000,
+      "recipients" },
+    { O_IDLE, NUM_FIELD(idle_timeout), NUM_UINT, 1, 86400, "seconds" },
+    { O_AUTH_DELAY, NUM_FIELD(auth_fail_delay), NUM_UINT, 0, 60,
+      "seconds, 0: no delay" },
+    { O_AUTH_MAX, NUM_FIELD(max_auth_failures), NUM_UINT, 1, 1000,
+      "failed logins" },
+    { O_AUTH_MAX_ADDR, NUM_FIELD(max_auth_failures_addr), NUM_UINT, 0,
+      1000000, "failed logins, 0: no limit" },
+    { O_AUTH_WINDOW, NUM_FIELD(auth_failure_window), NUM_UINT, 1, 86400,
+      "seconds" },
+};
+
+static const struct num_opt *
+num_opt_find(int opt)
+{
+    for (size_t i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++)
+        if (num_opts[i].opt == opt)
+            return &num_opts[i];
+    return NULL;
+}
+
+/* Decimal digits only, within the row's bounds; 0, or -1 (field kept). */
+static int
+set_num(struct pd_config *c, const struct num_opt *n, const char *v)
+{
+    char              *end, *field = (char *)c + n->off;
+    unsigned long long x;
+
+    /* strtoull alone would take leading spaces, a sign and wrap "-1". */
     if (*v < '0' || *v > '9')
         return -1;
-    n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n > max)
+    errno = 0;
+    x = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || x < n->min || x > n->max)
         return -1;
-    *out = n;
+    if (n->type == NUM_SIZE)
+        *(size_t *)field = (size_t)x;
+    else
+        *(unsigned *)field = (unsigned)x;
     return 0;
+}
+
+/* What a bad value of opt should have been: " (1 to 100000 recipients)"
+   for a numeric option, "" for the others. */
+static const char *
+num_hint(int opt, char *buf, size_t cap)
+{
+    const struct num_opt *n = num_opt_find(opt);
+    int                   w;
+
+    if (n == NULL)
+        return "";
+    w = snprintf(buf, cap, " (%llu to %llu %s)", n->min, n->max, n->unit);
+    return w < 0 || (size_t)w >= cap ? "" : buf;
 }
 
 /* A flag: given alone (command line, or a bare key in the file), or
@@ -121,8 +183,10 @@ set_flag(bool *out, const char *v)
 static int
 apply(struct pd_config *c, int opt, const char *v)
 {
-    unsigned long long n;
+    const struct num_opt *n = num_opt_find(opt);
 
+    if (n != NULL)
+        return set_num(c, n, v);
     switch (opt) {
     case 'c':          return set_str(&c->config_file, v);
     case O_CHECK:      return set_flag(&c->check_only, v);
@@ -148,41 +212,6 @@ apply(struct pd_config *c, int opt, const char *v)
     case O_ANY_SENDER: return set_flag(&c->any_sender, v);
     case O_TLS_CIPHERS: return set_str(&c->tls_ciphers, v);
     case O_TLS_SUITES: return set_str(&c->tls_ciphersuites, v);
-    case O_AUTH_MAX:
-        if (set_num(&n, v, 1000) != 0 || n == 0)
-            return -1;
-        c->max_auth_failures = (unsigned)n;
-        return 0;
-    case O_AUTH_MAX_ADDR:       /* 0: no per-address limit */
-        if (set_num(&n, v, 1000000) != 0)
-            return -1;
-        c->max_auth_failures_addr = (unsigned)n;
-        return 0;
-    case O_AUTH_WINDOW:
-        if (set_num(&n, v, 86400) != 0 || n == 0)
-            return -1;
-        c->auth_failure_window = (unsigned)n;
-        return 0;
-    case O_MAX_SIZE:
-        if (set_num(&n, v, (1ull << 40)) != 0 || n == 0)
-            return -1;
-        c->max_message_size = (size_t)n;
-        return 0;
-    case O_MAX_RCPT:
-        if (set_num(&n, v, 100000) != 0 || n == 0)
-            return -1;
-        c->max_recipients = (unsigned)n;
-        return 0;
-    case O_IDLE:
-        if (set_num(&n, v, 86400) != 0 || n == 0)
-            return -1;
-        c->idle_timeout = (unsigned)n;
-        return 0;
-    case O_AUTH_DELAY:
-        if (set_num(&n, v, 60) != 0)
-            return -1;
-        c->auth_fail_delay = (unsigned)n;
-        return 0;
     }
     return -1;
 }
@@ -235,8 +264,10 @@ load_file(struct pd_config *c, const char *path)
         o = find_long(key);
         if (o == NULL || o->val == 'c' || o->val == 'h' ||
             (o->has_arg && eq == NULL) || apply(c, o->val, val) != 0) {
-            fprintf(stderr, "posthornd: %s:%d: %s '%s'\n", path, lineno,
-                    o == NULL ? "unknown key" : "bad value for", key);
+            char hint[80];
+            fprintf(stderr, "posthornd: %s:%d: %s '%s'%s\n", path, lineno,
+                    o == NULL ? "unknown key" : "bad value for", key,
+                    o == NULL ? "" : num_hint(o->val, hint, sizeof(hint)));
             rc = -1;
         }
     }
@@ -295,8 +326,10 @@ pd_config_parse(struct pd_config *c, int argc, char **argv)
             return -1;
         }
         if (apply(&cli, opt, optarg) != 0) {
-            fprintf(stderr, "posthornd: bad value for --%s: '%s'\n",
-                    opt_name(opt), optarg ? optarg : "");
+            char hint[80];
+            fprintf(stderr, "posthornd: bad value for --%s: '%s'%s\n",
+                    opt_name(opt), optarg ? optarg : "",
+                    num_hint(opt, hint, sizeof(hint)));
             rc = -1;
         }
     }

@@ -54,7 +54,10 @@ seen_path(struct pd_sess *ps, const char *path, const long *owner)
     return -1;
 }
 
-static struct pd *g_pd;     /* the servers' user data points here too */
+/* The daemon, for on_connect: a server's user_data holds its enum pd_kind
+   (cast to a pointer), not this, so sessions find the daemon here. Set by
+   pd_smtp_server_new(); one struct pd per process. */
+static struct pd *g_pd;
 
 static struct pd_sess *
 sess(ph_smtp_session *s)

@@ -5,6 +5,7 @@
  */
 #include "smtp/smtp_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,24 +39,54 @@ smtp_cmd_expn(ph_smtp_session *s, const char *verb, const char *arg)
     return PH_OK;
 }
 
+/*
+ * The commands HELP lists: what this session can use. STARTTLS, AUTH and
+ * BDAT are named where EHLO offers them (RFC 3207 4.2, RFC 4954 4, RFC
+ * 3030 2) and only then, so that HELP never advertises a command that
+ * would be refused.
+ */
+static const char *
+help_commands(ph_smtp_session *s, bool is_lmtp, char *buf, size_t cap)
+{
+    const struct { const char *names; bool on; } groups[] = {
+        { is_lmtp ? "LHLO" : "HELO EHLO", true },
+        { "MAIL RCPT DATA", true },
+        { "BDAT", smtp_chunking_offered(s) },
+        { "RSET NOOP VRFY HELP", true },
+        { "STARTTLS", smtp_tls_offered(s) },
+        { "AUTH", smtp_auth_offered(s) },
+        { "QUIT", true },
+    };
+    size_t len = 0;
+    int    w;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        if (!groups[i].on)
+            continue;
+        w = snprintf(buf + len, cap - len, "%s %s",
+                     len == 0 ? "Commands:" : "", groups[i].names);
+        if (w < 0 || (size_t)w >= cap - len) {
+            buf[len] = '\0';    /* whole names only; cap is ample */
+            break;
+        }
+        len += (size_t)w;
+    }
+    return buf;
+}
+
 static enum ph_result
 smtp_cmd_help(ph_smtp_session *s, const char *verb, const char *arg)
 {
-    static const char *const lines[] = {
-        ("This is posthorn " PH_VERSION_STRING),
-        "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP "
-        "STARTTLS AUTH QUIT",
-        "See RFC 5321 for details",
+    bool        is_lmtp = s->srv && s->srv->mode == PH_SMTP_MODE_LMTP;
+    char        cmds[128];
+    const char *lines[3] = {
+        "This is posthorn " PH_VERSION_STRING,
+        help_commands(s, is_lmtp, cmds, sizeof(cmds)),
+        is_lmtp ? "See RFC 2033 for details" : "See RFC 5321 for details",
     };
-    static const char *const lmtp[] = {
-        ("This is posthorn " PH_VERSION_STRING),
-        "Commands: LHLO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP STARTTLS AUTH "
-        "QUIT",
-        "See RFC 2033 for details",
-    };
-    bool is_lmtp = s->srv && s->srv->mode == PH_SMTP_MODE_LMTP;
 
-    ph_smtp_reply_lines(s, 214, "2.0.0", is_lmtp ? lmtp : lines, 3);
+    ph_smtp_reply_lines(s, 214, "2.0.0", lines, 3);
     return PH_OK;
 }
 

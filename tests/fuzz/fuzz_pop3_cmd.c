@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "auth/sasl.h"
-#include "pop3/pop3_internal.h"
+#include "pop3/pop3_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -45,6 +45,7 @@
  *   --max-per-addr N            max_sessions_per_addr
  *   --max-noops N|none          max_noop_commands
  *   --max-session-time S|none   max_session_time
+ *   --no-verb VERB              remove VERB from the verb table
  *
  * The verb XWHO (always there) answers
  *   250 2.0.0 user=U authzid=A helo=H tls=PROTOCOL cipher=CIPHER
@@ -573,7 +574,9 @@ cb_disconnect(ph_smtp_session *s)
 /*
  * -X: a plugin in the SMTP pipeline (Haraka-style). It refuses RCPT to
  * local part "plugin-refuse" itself (550 5.7.1, PH_EAT_CLIENT: the RCPT
- * handler does not run) and BDAT chunks of 666 octets (554 5.7.1),
+ * handler does not run), RCPT to "plugin-none" too but returning
+ * PH_EAT_NONE (its reply alone must keep the handler from running), and
+ * BDAT chunks of 666 octets (554 5.7.1),
  * rewrites the text of every 250 reply to MAIL
  * ("response" hook), and prints the inbound events it sees.
  */
@@ -592,6 +595,11 @@ plugin_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
         strstr(ev->argv[2], "plugin-refuse@") != NULL) {
         ph_smtp_reply(ev->session, 550, "5.7.1", "Refused by plugin");
         return PH_EAT_CLIENT;
+    }
+    if (strcmp(ev->name, "cmd_rcpt") == 0 && ev->argc > 2 &&
+        strstr(ev->argv[2], "plugin-none@") != NULL) {
+        ph_smtp_reply(ev->session, 550, "5.7.1", "Refused, not eaten");
+        return PH_EAT_NONE;
     }
     if (strcmp(ev->name, "cmd_bdat") == 0 && ev->argc > 2 &&
         strncmp(ev->argv[2], "666", 3) == 0) {
@@ -668,7 +676,8 @@ usage(void)
             "[--auth-required] [--auth-fail-delay MS|default] "
             "[--max-auth-failures N] [--max-auth-failures-per-addr N|none] "
             "[--auth-fail-window S]] [--max-sessions N] [--max-per-addr N] "
-            "[--max-noops N|none] [--max-session-time S|none]\n");
+            "[--max-noops N|none] [--max-session-time S|none] "
+            "[--no-verb VERB]\n");
     return 2;
 }
 
@@ -697,7 +706,7 @@ enum {
     OPT_AUTH_PLAINTEXT, OPT_AUTH_REQUIRED, OPT_AUTH_FAIL_DELAY,
     OPT_MAX_AUTH_FAILURES, OPT_MAX_AUTH_FAILURES_PER_ADDR,
     OPT_AUTH_FAIL_WINDOW, OPT_MAX_SESSIONS, OPT_MAX_PER_ADDR, OPT_MAX_NOOPS,
-    OPT_MAX_SESSION_TIME,
+    OPT_MAX_SESSION_TIME, OPT_NO_VERB,
 };
 
 /* A number, or "none" for the NO_LIMIT value. */
@@ -733,10 +742,11 @@ main(int argc, char **argv)
         { "max-noops", required_argument, NULL, OPT_MAX_NOOPS },
         { "max-session-time", required_argument, NULL,
           OPT_MAX_SESSION_TIME },
+        { "no-verb", required_argument, NULL, OPT_NO_VERB },
         { NULL, 0, NULL, 0 },
     };
     int verbose = 0, opt, rc = 0, use_auth = 0;
-    const char *cert = NULL, *key = NULL, *smtps = NULL;
+    const char *cert = NULL, *key = NULL, *smtps = NULL, *no_verb = NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
@@ -781,6 +791,7 @@ main(int argc, char **argv)
         case OPT_MAX_SESSION_TIME:
             o.limits.max_session_time = num_or_none(optarg);
             break;
+        case OPT_NO_VERB: no_verb = optarg; break;
         case 'a': o.address = optarg; break;
         case 'p': o.port = (unsigned)num(optarg); break;
         case 'm':
@@ -880,6 +891,12 @@ main(int argc, char **argv)
     }
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+
+    if (no_verb != NULL &&
+        ph_smtp_server_set_handler(g_srv, no_verb, NULL) != 0) {
+        rc = 1;
+        goto out;
+    }
 
     if (g_use_plugin &&
         ph_plugin_add(ph_smtp_server_pipeline(g_srv), "refuser",

@@ -36,6 +36,26 @@ class SmtpPlugin(phtest.TestCase):
         self.assertEqual(names[-1], "disconnected")
         self.check_stopped(srv)
 
+    def test_reply_without_eating_is_the_only_reply(self):
+        # The plugin answers RCPT but returns PH_EAT_NONE: its reply is
+        # the command's, the handler does not run and reply twice.
+        srv = self.start_testd("-X")
+        c = self.connect(srv)
+        c.cmd("EHLO client.example", 250)
+        c.cmd("MAIL FROM:<a@example.org>", 250)
+        mark = srv.mark()
+        c.cmd("RCPT TO:<plugin-none@example.net>", 550,
+              "5.7.1 Refused, not eaten")
+        c.cmd("NOOP", 250, "2.0.0 OK")
+        c.no_more()
+        srv.wait_line(r"^PLUGIN cmd_rcpt ", start=mark)
+        self.assertFalse([l for l in srv.out()[mark:] if
+                          l.startswith("RCPT")])
+        # Still in step: nothing was committed, DATA needs a recipient.
+        c.cmd("DATA", 503, "5.5.1")
+        c.cmd("QUIT", 221)
+        self.check_stopped(srv)
+
     def test_no_plugin_default_texts(self):
         srv = self.start_testd()
         c = self.connect(srv)

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "pop3/pop3_internal.h"
+#include "pop3/pop3_parse.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 
