@@ -169,6 +169,8 @@ struct ph_smtp_session {
     size_t                   next_chunk_size;
     bool                     greeted;      /* CONNECT step ran */
     bool                     data_aborted; /* tx_abort already called */
+    bool                     eom_overridden; /* a plugin refused the
+                                              program's 2xx to EOM */
     /* BDAT chunk (smtp_cmd_bdat.c) */
     uint64_t                 bdat_size, bdat_left;
     bool                     bdat_last;

@@ -29,6 +29,26 @@ wants_enh(const ph_smtp_session *s, int code)
     }
 }
 
+/* Logs a 4xx/5xx as it went out: its last line's text, after the
+   "ddd " and the enhanced code a plugin may have changed. */
+static void
+log_reply(ph_smtp_session *s, int code, const char *buf, size_t len)
+{
+    char        text[200];
+    const char *last = buf, *p;
+
+    if (!ph_log_enabled(s->ss.loop, PH_LOG_INFO))
+        return;
+    for (p = buf; p + 2 < buf + len; p++)
+        if (p[0] == '\r' && p[1] == '\n')
+            last = p + 2;
+    last += len - (size_t)(last - buf) >= 4 ? 4 : 0;   /* "ddd " */
+    ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=reply cmd=%s "
+           "code=%d text=\"%s\"", s->ss.id, s->cur_verb, code,
+           ph_log_sanitize(text, sizeof(text), last,
+                           (size_t)(buf + len - last) - 2));
+}
+
 /*
  * Writes a reply after the outbound plugins. *code becomes the code that
  * went on the wire (a plugin may rewrite it), or SMTP_REPLY_SUPPRESSED
@@ -50,6 +70,8 @@ send_reply(ph_smtp_session *s, int *code, const char *enh,
        would reach a client speaking TLS. A 421 then is just a close. */
     if (s->ss.tls_starting)
         return PH_ECLOSED;
+    int  asked = *code;
+
     if (s->srv != NULL &&
         ph_pipeline_wants(s->srv->pl, PH_HOOK_CLIENT, s->srv->ev_response)) {
         if (!smtp_plugins_response(s, code, &enh, lines, n, buf,
@@ -63,13 +85,12 @@ send_reply(ph_smtp_session *s, int *code, const char *enh,
     }
     if (len < 0)
         return PH_EINVAL;
-    if (*code >= 400 && ph_log_enabled(s->ss.loop, PH_LOG_INFO)) {
-        char text[200];
-        ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=reply cmd=%s "
-               "code=%d text=\"%s\"", s->ss.id, s->cur_verb, *code,
-               ph_log_sanitize(text, sizeof(text), lines[n - 1],
-                               strlen(lines[n - 1])));
-    }
+    /* The program's 2xx to a message, turned into a refusal by a plugin:
+       the program hears tx_abort after all (smtp_reply_done). */
+    if (s->cur_id == SMTP_V_EOM && asked / 100 == 2 && *code / 100 != 2)
+        s->eom_overridden = true;
+    if (*code >= 400)
+        log_reply(s, *code, buf, (size_t)len);
     return ph_conn_write(s->ss.conn, buf, (size_t)len);
 }
 
@@ -168,6 +189,9 @@ commit(ph_smtp_session *s, int code)
                "rcpts=%zu size=%zu code=%d", s->ss.id,
                s->tx.sender ? s->tx.sender : "", s->tx.nrcpts, s->tx.size,
                code);
+        if (s->eom_overridden)
+            s->data_aborted = false;    /* it heard eom: now tx_abort */
+        s->eom_overridden = false;
         smtp_tx_reset(s, !ok && s->srv && s->srv->mode != PH_SMTP_MODE_LMTP);
         break;
     default:

@@ -578,17 +578,44 @@ cb_disconnect(ph_smtp_session *s)
  * PH_EAT_NONE (its reply alone must keep the handler from running), and
  * BDAT chunks of 666 octets (554 5.7.1),
  * rewrites the text of every 250 reply to MAIL
- * ("response" hook), and prints the inbound events it sees.
+ * ("response" hook), rewrites a 250 naming <plugin-rewrite@...> and the
+ * final 250 of a message with an "X-Plugin: rewrite" header into 550
+ * 5.7.1 (what the reply commits follows the code that went out), and
+ * prints the inbound events it sees.
  */
+static int g_rewrite_eom;       /* the message asked for a 550 at its end */
+
+static int
+plugin_response(struct ph_event *ev)
+{
+    bool eom = g_rewrite_eom && ev->argc > 2 &&
+               strcmp(ev->argv[0], "250") == 0 &&
+               (strstr(ev->argv[2], "Message accepted") != NULL ||
+                strstr(ev->argv[2], "> delivered") != NULL);
+
+    if (strcmp(ev->argv[0], "250") == 0 && ev->argc > 2 &&
+        (eom || strstr(ev->argv[2], "<plugin-rewrite@") != NULL)) {
+        g_rewrite_eom = 0;
+        ph_event_set_arg(ev, 0, "550");
+        ph_event_set_arg(ev, 1, "5.7.1");
+        ph_event_set_arg(ev, 2, "Rewritten by plugin");
+        return PH_EAT_NONE;
+    }
+    if (strcmp(ev->argv[0], "250") == 0 && ev->argc > 2 &&
+        strstr(ev->argv[2], "sender ok") != NULL)
+        ph_event_set_arg(ev, 2, "sender accepted by plugin");
+    return PH_EAT_NONE;
+}
+
 static int
 plugin_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
 {
-    if (ev->hook == PH_HOOK_CLIENT) {
-        if (strcmp(ev->argv[0], "250") == 0 && ev->argc > 2 &&
-            strstr(ev->argv[2], "sender ok") != NULL)
-            ph_event_set_arg(ev, 2, "sender accepted by plugin");
-        return PH_EAT_NONE;
-    }
+    if (ev->hook == PH_HOOK_CLIENT)
+        return plugin_response(ev);
+    if (strcmp(ev->name, "header") == 0 && ev->argc > 2 &&
+        strcasecmp(ev->argv[1], "X-Plugin") == 0 &&
+        strcmp(ev->argv[2], "rewrite") == 0)
+        g_rewrite_eom = 1;
     printf("PLUGIN %s%s%s\n", ev->name, ev->argc > 1 ? " " : "",
            ev->argc > 1 ? ev->argv[1] : "");
     if (strcmp(ev->name, "cmd_rcpt") == 0 && ev->argc > 2 &&

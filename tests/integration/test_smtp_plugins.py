@@ -56,6 +56,63 @@ class SmtpPlugin(phtest.TestCase):
         c.cmd("QUIT", 221)
         self.check_stopped(srv)
 
+    # A reply commits the code the client received, after the response
+    # plugins (ARCHITECTURE): a 250 rewritten to 550 commits nothing.
+
+    def test_rewritten_rcpt_adds_no_recipient(self):
+        srv = self.start_testd("-X")
+        c = self.connect(srv)
+        c.cmd("EHLO client.example", 250)
+        c.cmd("MAIL FROM:<a@example.org>", 250)
+        c.cmd("RCPT TO:<plugin-rewrite@example.net>", 550,
+              "5.7.1 Rewritten by plugin")
+        c.cmd("DATA", 503, "5.5.1 Need RCPT command first")
+        c.cmd("RCPT TO:<ok@example.net>", 250)
+        mark = srv.mark()
+        c.cmd("DATA", 354)
+        c.send(b"Subject: one\r\n\r\nbody\r\n.\r\n")
+        c.expect(250, "2.0.0")
+        eom = srv.wait_line(r"^EOM ", start=mark)
+        self.assertIn(" rcpts=1 ", eom)            # the 550 one is not in
+
+    def test_rewritten_mail_opens_no_transaction(self):
+        srv = self.start_testd("-X")
+        c = self.connect(srv)
+        c.cmd("EHLO client.example", 250)
+        c.cmd("MAIL FROM:<plugin-rewrite@example.org>", 550, "5.7.1")
+        c.cmd("RCPT TO:<ok@example.net>", 503, "5.5.1 Need MAIL command")
+        c.cmd("MAIL FROM:<a@example.org>", 250)     # not "already given"
+
+    def test_rewritten_final_reply_aborts(self):
+        # The program said 250 at EOM; the client saw 550: the log and
+        # the program's tx_abort say what the client saw.
+        srv = self.start_testd("-X", "-v")
+        c = self.connect(srv)
+        c.cmd("EHLO client.example", 250)
+        c.cmd("MAIL FROM:<a@example.org>", 250)
+        c.cmd("RCPT TO:<ok@example.net>", 250)
+        mark = srv.mark()
+        c.cmd("DATA", 354)
+        c.send(b"X-Plugin: rewrite\r\n\r\nbody\r\n.\r\n")
+        c.expect(550, "5.7.1 Rewritten by plugin")
+        srv.wait_line(r"^ABORT$", start=mark)
+        srv.wait_err(r"event=message .* code=550$")
+        # The session goes on, in step, with no transaction.
+        c.cmd("RCPT TO:<ok@example.net>", 503, "5.5.1 Need MAIL command")
+        c.cmd("MAIL FROM:<a@example.org>", 250)
+
+    def test_rewritten_lmtp_reply_per_recipient(self):
+        srv = self.start_testd("-X", "-m", "lmtp")
+        c = self.connect(srv)
+        c.cmd("LHLO client.example", 250)
+        c.cmd("MAIL FROM:<a@example.org>", 250)
+        c.cmd("RCPT TO:<plugin-rewrite@example.net>", 550, "5.7.1")
+        c.cmd("RCPT TO:<ok@example.net>", 250)
+        c.cmd("DATA", 354)
+        c.send(b"Subject: x\r\n\r\nbody\r\n.\r\n")
+        c.expect(250, "<ok@example.net> delivered")
+        c.no_more()                                 # one rcpt, one reply
+
     def test_no_plugin_default_texts(self):
         srv = self.start_testd()
         c = self.connect(srv)
