@@ -66,7 +66,7 @@ main(int argc, char **argv)
     ph_loop_set_log(loop, PH_LOG_WARN, ph_log_stderr, NULL);
     int port = atoi(argv[1]);
     ph_pop3_server *srv = ph_pop3_server_new(loop, &(struct ph_pop3_options){
-        .address = "127.0.0.1", .port = port ? port : PH_PORT_ANY });
+        .address = "127.0.0.1", .port = (unsigned)port });
     if (srv == NULL || ph_pop3_server_port(srv) == 0)
         return 1;
     ph_pop3_server_set_verify(srv, verify, NULL);

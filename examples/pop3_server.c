@@ -70,7 +70,7 @@ main(int argc, char **argv)
     ph_loop_set_log(loop, quiet ? PH_LOG_WARN : PH_LOG_INFO, ph_log_stderr, 0);
     ph_pop3_server *srv = ph_pop3_server_new(loop, &(struct ph_pop3_options){
         .alias = "pop3_server", .address = addr,
-        .port = port ? port : PH_PORT_ANY });
+        .port = (unsigned)port });
     if (srv == NULL || ph_pop3_server_port(srv) == 0)
         return 1;
     ph_pop3_server_set_verify(srv, verify, NULL);

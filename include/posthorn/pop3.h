@@ -47,9 +47,8 @@ enum ph_pop3_status {
     PH_POP3_ERR_SYS_PERM,   /* -ERR [SYS/PERM] */
 };
 
-/* The seed's `port` default, and how to ask for any free port. */
+/* The seed's `port` default (RFC 1939): pass it to get port 110. */
 #define PH_POP3_DEFAULT_PORT 110
-#define PH_PORT_ANY          (-1)
 
 /* Zero in a field means its default. */
 struct ph_pop3_limits {
@@ -101,8 +100,14 @@ struct ph_pop3_options {
                                          NULL: call ph_pop3_server_listen()
                                          after ph_pop3_register() to get
                                          the "listener_failed" event */
-    int                   port;       /* 0: 110; PH_PORT_ANY: any free */
+    unsigned              port;       /* with address; 0 picks a free port
+                                         (as for SMTP); the seed's 110 is
+                                         PH_POP3_DEFAULT_PORT */
     const char           *hostname;   /* default: this machine's name */
+    ph_listener_failed_fn *listener_failed; /* bind/listen failures, as
+                                         for SMTP (the "listener_failed"
+                                         event is sent as well) */
+    void                 *listener_ctx;
     ph_conn_limits       *conn_limits;/* shared with other servers (the
                                          program frees it after them);
                                          NULL: this server's own, from
@@ -184,15 +189,10 @@ PH_API int ph_pop3_unregister(ph_pop3_server *srv, ph_pop3_event_fn *fn,
 /*
  * A command step: the verb (upper case) and its arguments (split at
  * spaces, at most 8). Reply with ph_pop3_reply() / ph_pop3_reply_lines(),
- * now or later (return PH_POP3_PENDING). The state check (-ERR "command
+ * now or later (return PH_PENDING). The state check (-ERR "command
  * not valid in this state") is done before the handler runs.
  */
-enum ph_pop3_result {
-    PH_POP3_DONE    = 0,
-    PH_POP3_PENDING = 1,
-    PH_POP3_CLOSE   = 2,    /* close once the reply is written */
-};
-typedef enum ph_pop3_result ph_pop3_handler(ph_pop3_session *s,
+typedef enum ph_result ph_pop3_handler(ph_pop3_session *s,
                                             const char *verb, size_t argc,
                                             const char *const *argv);
 
@@ -200,8 +200,11 @@ typedef enum ph_pop3_result ph_pop3_handler(ph_pop3_session *s,
    verb is allowed in every state. 0 or enum ph_err. */
 PH_API int ph_pop3_server_set_handler(ph_pop3_server *srv, const char *verb,
                                       ph_pop3_handler *fn);
-/* The library's handler for verb, for overrides to fall back to. */
-PH_API ph_pop3_handler *ph_pop3_default_handler(const char *verb);
+/* The library's handler for verb, for overrides to fall back to (the
+   seed's SUPER::); for a verb it has none of, the handler of unknown
+   verbs ("-ERR Unknown command"). Never NULL. */
+PH_API ph_pop3_handler *ph_pop3_default_handler(ph_pop3_server *srv,
+                                                const char *verb);
 
 /* ---- server ----------------------------------------------------------- */
 
@@ -247,7 +250,8 @@ PH_API ph_loop *ph_pop3_server_loop(ph_pop3_server *srv);
 PH_API int ph_pop3_reply(ph_pop3_session *s, enum ph_pop3_status st,
                          const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* A multi-line response: "+OK first", the lines dot-stuffed, ".". */
+/* A multi-line response: "+OK first", the lines dot-stuffed, ".".
+   PH_EINVAL, and nothing sent, if a line holds CR or LF. */
 PH_API int ph_pop3_reply_lines(ph_pop3_session *s, const char *first,
                                const char *const *lines, size_t n);
 /* The session id, as in the log ("5f3a9c01000000a2"), unique in the

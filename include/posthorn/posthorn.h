@@ -31,6 +31,23 @@ enum ph_err {
     PH_ECLOSED   = -7,   /* the session is already closed */
 };
 
+/*
+ * What a handler returns, SMTP and POP3 alike.
+ *  PH_OK       it has replied (ph_smtp_reply, ph_pop3_reply) -- or, for
+ *              the data callbacks, it has nothing to say.
+ *  PH_PENDING  it will reply later; until then the session reads nothing
+ *              (pipelined input stays buffered). Take a ref
+ *              (ph_smtp_session_ref, ph_pop3_session_ref) to keep the
+ *              session pointer valid across the wait.
+ *  PH_CLOSE    close the connection once the reply has been written (the
+ *              seeds' `shutdown_now` and `disconnect`).
+ */
+enum ph_result {
+    PH_OK      = 0,
+    PH_PENDING = 1,
+    PH_CLOSE   = 2,
+};
+
 /* Static text naming an enum ph_err value; never NULL. */
 PH_API const char *ph_strerror(int err);
 

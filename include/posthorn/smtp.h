@@ -32,23 +32,6 @@
 typedef struct ph_smtp_server  ph_smtp_server;
 typedef struct ph_smtp_session ph_smtp_session;
 
-/*
- * What a handler returns.
- *  PH_OK       it has replied (ph_smtp_reply) -- or, for the data
- *              callbacks, it has nothing to say.
- *  PH_PENDING  it will reply later with ph_smtp_reply(); until then the
- *              session reads nothing (pipelined input stays buffered).
- *              Take a ref (ph_smtp_session_ref) to keep the session
- *              pointer valid across the wait.
- *  PH_CLOSE    close the connection once the reply has been written (the
- *              seed's `shutdown_now`, seed 002's `disconnect`).
- */
-enum ph_result {
-    PH_OK      = 0,
-    PH_PENDING = 1,
-    PH_CLOSE   = 2,
-};
-
 enum ph_smtp_mode {
     PH_SMTP_MODE_ESMTP = 0, /* seed 002's full session with every default */
     PH_SMTP_MODE_BARE  = 1, /* seed 000: a 220 banner and a 502 default */
@@ -313,7 +296,9 @@ PH_API int ph_smtp_server_set_handler(ph_smtp_server *srv, const char *verb,
 PH_API void ph_smtp_server_set_default_handler(ph_smtp_server *srv,
                                                ph_smtp_handler *fn);
 /* The library's own handler for verb in this server's mode, so that an
-   override can fall back to it (seed 002's SUPER::). NULL if none. */
+   override can fall back to it (seed 002's SUPER::); for a verb it has
+   none of (any verb in bare mode but CONNECT), the server's handler of
+   unknown verbs (500, or seed 000's 502 in bare mode). Never NULL. */
 PH_API ph_smtp_handler *ph_smtp_default_handler(ph_smtp_server *srv,
                                                 const char *verb);
 PH_API void ph_smtp_server_set_callbacks(ph_smtp_server *srv,

@@ -57,13 +57,24 @@ ph_server_cleanup(struct ph_server *srv)
     free(srv->hostname);
 }
 
+/* A bind/listen failure, reported the same way for every protocol. */
+static void
+failed(void *ctx, const char *op, int err, const char *text)
+{
+    struct ph_server *srv = ctx;
+
+    if (srv->failed_fn)
+        srv->failed_fn(srv->failed_ctx, op, err, text);
+    if (srv->failed_event)
+        srv->failed_event(srv, op, err, text);
+}
+
 static void
 report_failure(struct ph_server *srv, int err, const char *text)
 {
     ph_log(srv->loop, PH_LOG_ERROR, "event=listen_failed server=%s "
            "error=\"%s\"", srv->alias, text);
-    if (srv->failed_fn)
-        srv->failed_fn(srv->failed_ctx, "listen", err, text);
+    failed(srv, "listen", err, text);
 }
 
 /* Over a limit: one line (not on a TLS port: noise to a TLS client) and
@@ -143,8 +154,8 @@ ph_server_listen(struct ph_server *srv, const char *addr, bool tls)
     }
     l = &srv->listeners[srv->nlisteners];
     rc = ph_listener_open(l, srv->loop, addr, srv->reuse_port,
-                          tls ? accept_tls : accept_plain, srv,
-                          srv->failed_fn, srv->failed_ctx);
+                          tls ? accept_tls : accept_plain, srv, failed,
+                          srv);
     if (rc != 0)
         return rc;
     srv->nlisteners++;

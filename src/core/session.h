@@ -134,8 +134,14 @@ struct ph_server {
     ph_tls_ctx            *tls;
     struct ph_auth_guard  *guard;       /* failed AUTH per address */
     bool                   shared_guard;
-    ph_listener_failed_fn *failed_fn;   /* bind/listen failures */
+    ph_listener_failed_fn *failed_fn;   /* the program's callback for a
+                                           failed bind/listen (options) */
     void                  *failed_ctx;
+    /* ...and the protocol's "listener_failed" event (the POP3 seed's),
+       which plugins (and POP3 listeners) hear. Both get every failure. */
+    void                 (*failed_event)(struct ph_server *srv,
+                                         const char *op, int errnum,
+                                         const char *text);
 };
 
 /* ---- server (server.c) ------------------------------------------------ */

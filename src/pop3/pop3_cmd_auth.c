@@ -58,7 +58,7 @@ auth_copy(ph_pop3_session *s, const char *mech, const char *user,
     return 0;
 }
 
-static enum ph_pop3_result
+static enum ph_result
 start_verify(ph_pop3_session *s)
 {
     ph_pop3_server *srv = s->srv;
@@ -69,14 +69,14 @@ start_verify(ph_pop3_session *s)
         pop3_auth_cleanup(s);
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Too many failed logins from "
                       "your address, try again later");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if (srv->verify == NULL) {
         ph_pop3_auth_reply(s, PH_POP3_ERR_AUTH, NULL);
-        return PH_POP3_PENDING;
+        return PH_PENDING;
     }
     srv->verify(s, &s->auth.pub, srv->verify_ctx);
-    return PH_POP3_PENDING;
+    return PH_PENDING;
 }
 
 /* A password in clear where TLS could protect it: refused before the
@@ -91,38 +91,38 @@ plaintext_refused(ph_pop3_session *s)
     return true;
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_user(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     if (plaintext_refused(s))
-        return PH_POP3_DONE;
+        return PH_OK;
     if (argc != 1) {
         ph_pop3_reply(s, PH_POP3_ERR, "Syntax: USER name");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     free(s->user);
     s->user = strdup(argv[0]);
     ph_pop3_reply(s, s->user ? PH_POP3_OK : PH_POP3_ERR_SYS_TEMP,
                   s->user ? "Send PASS" : "Out of memory");
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_pass(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     if (plaintext_refused(s))
-        return PH_POP3_DONE;
+        return PH_OK;
     if (s->user == NULL) {
         ph_pop3_reply(s, PH_POP3_ERR, "Send USER first");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     /* RFC 1939 7: the password may contain spaces; argv[0] is the start
        of the rest of the line, re-joined. */
     if (argc == 0) {
         ph_pop3_reply(s, PH_POP3_ERR, "Syntax: PASS password");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if (argc > 1) {
         char *p = (char *)argv[0];
@@ -133,26 +133,26 @@ pop3_cmd_pass(ph_pop3_session *s, const char *verb, size_t argc,
     }
     if (auth_copy(s, "USER", s->user, argv[0], "", "") != 0) {
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Out of memory");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     return start_verify(s);
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_apop(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     if (!s->srv->apop) {
         ph_pop3_reply(s, PH_POP3_ERR, "APOP not available");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if (argc != 2 || strlen(argv[1]) != 32) {
         ph_pop3_reply(s, PH_POP3_ERR, "Syntax: APOP name digest");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if (auth_copy(s, "APOP", argv[0], NULL, "", argv[1]) != 0) {
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Out of memory");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     free(s->user);
     s->user = strdup(argv[0]);
@@ -180,7 +180,7 @@ sasl_plain(ph_pop3_session *s, const char *b64, size_t len)
         return;
     }
     OPENSSL_cleanse(buf, sizeof(buf));
-    if (start_verify(s) == PH_POP3_PENDING && s->awaiting) {
+    if (start_verify(s) == PH_PENDING && s->awaiting) {
         s->ss.waiting = true;
         ph_conn_pause_read(s->ss.conn);
     }
@@ -199,32 +199,32 @@ pop3_sasl_line(ph_pop3_session *s, char *line, size_t len)
     sasl_plain(s, line, len);
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_auth(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     if (argc < 1 || argc > 2) {
         ph_pop3_reply(s, PH_POP3_ERR, "Syntax: AUTH mechanism [response]");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if (strcasecmp(argv[0], "PLAIN") != 0) {
         ph_pop3_reply(s, PH_POP3_ERR, "Unsupported SASL mechanism");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if (plaintext_refused(s))
-        return PH_POP3_DONE;
+        return PH_OK;
     if (argc == 2) {
         /* RFC 5034 4: "=" is an empty initial response (not valid for
            PLAIN, so it is refused like any bad response). */
         bool empty = strcmp(argv[1], "=") == 0;
         sasl_plain(s, empty ? "" : argv[1], empty ? 0 : strlen(argv[1]));
-        return s->awaiting ? PH_POP3_PENDING : PH_POP3_DONE;
+        return s->awaiting ? PH_PENDING : PH_OK;
     }
     /* No initial response: ask for it; the next line is the answer. */
     s->sasl_wait = true;
     pop3_write_line(s, "+ ", 2);
     s->awaiting = false;
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
 /* Failed logins are answered late, on a timer (RFC 1939 13); the last

@@ -41,7 +41,7 @@ get_msg(ph_pop3_session *s, size_t i, struct ph_drop_msg *m)
     return false;
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_stat(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
@@ -52,15 +52,15 @@ pop3_cmd_stat(ph_pop3_session *s, const char *verb, size_t argc,
         if (s->deleted[i])
             continue;
         if (!get_msg(s, i, &m))
-            return PH_POP3_DONE;
+            return PH_OK;
         n++;
         total += m.size;
     }
     ph_pop3_reply(s, PH_POP3_OK, "%zu %zu", n, total);
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
-static enum ph_pop3_result
+static enum ph_result
 list_or_uidl(ph_pop3_session *s, size_t argc, const char *const *argv,
              bool uidl)
 {
@@ -71,25 +71,25 @@ list_or_uidl(ph_pop3_session *s, size_t argc, const char *const *argv,
         if (pop3_status_line(s, PH_POP3_OK, uidl ? "Unique-ID listing "
                              "follows" : "Scan listing follows") == 0)
             pop3_cursor_start(s, uidl ? POP3_CUR_UIDL : POP3_CUR_LIST);
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if ((i = msg_arg(s, argc, argv)) < 0 || !get_msg(s, (size_t)i, &m))
-        return PH_POP3_DONE;
+        return PH_OK;
     if (uidl)
         ph_pop3_reply(s, PH_POP3_OK, "%ld %s", i + 1, m.uid);
     else
         ph_pop3_reply(s, PH_POP3_OK, "%ld %zu", i + 1, m.size);
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_list(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     return list_or_uidl(s, argc, argv, false);
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_uidl(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
@@ -97,7 +97,7 @@ pop3_cmd_uidl(ph_pop3_session *s, const char *verb, size_t argc,
 }
 
 /* RETR and TOP: "+OK", then the message streamed by the cursor. */
-static enum ph_pop3_result
+static enum ph_result
 send_message(ph_pop3_session *s, long i, bool top, unsigned long lines)
 {
     const struct ph_maildrop_ops *md = s->srv->md;
@@ -105,16 +105,16 @@ send_message(ph_pop3_session *s, long i, bool top, unsigned long lines)
     char                          text[64];
 
     if (!get_msg(s, (size_t)i, &m))
-        return PH_POP3_DONE;
+        return PH_OK;
     if (s->scratch == NULL &&
         (s->scratch = malloc(3 * 32 * 1024 + 16)) == NULL) {
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Out of memory");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if (md->stream_open(s->drop, (size_t)i, &s->cur.st) != PH_DROP_OK) {
         s->cur.st = NULL;
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Cannot read message");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     snprintf(text, sizeof(text), top ? "Top of message follows"
              : "%zu octets", m.size);
@@ -122,19 +122,19 @@ send_message(ph_pop3_session *s, long i, bool top, unsigned long lines)
     pop3_cursor_start(s, POP3_CUR_MSG);
     s->cur.top = top;
     s->cur.body_left = lines;
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_retr(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     long i = msg_arg(s, argc, argv);
 
-    return i < 0 ? PH_POP3_DONE : send_message(s, i, false, 0);
+    return i < 0 ? PH_OK : send_message(s, i, false, 0);
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_top(ph_pop3_session *s, const char *verb, size_t argc,
              const char *const *argv)
 {
@@ -142,48 +142,48 @@ pop3_cmd_top(ph_pop3_session *s, const char *verb, size_t argc,
 
     if (argc != 2) {
         ph_pop3_reply(s, PH_POP3_ERR, "Syntax: TOP msg lines");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if ((n = ph_pop3_parse_count(argv[1])) < 0) {
         ph_pop3_reply(s, PH_POP3_ERR, "Invalid line count");
-        return PH_POP3_DONE;
+        return PH_OK;
     }
     if ((i = msg_arg(s, argc, argv)) < 0)
-        return PH_POP3_DONE;
+        return PH_OK;
     return send_message(s, i, true, (unsigned long)n);
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_dele(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     long i = msg_arg(s, argc, argv);
 
     if (i < 0)
-        return PH_POP3_DONE;
+        return PH_OK;
     s->deleted[i] = 1;          /* only marked: UPDATE removes it */
     ph_pop3_reply(s, PH_POP3_OK, "Message %ld deleted", i + 1);
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_noop(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     ph_pop3_reply(s, PH_POP3_OK, "%s", "");
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_rset(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     memset(s->deleted, 0, s->nmsgs);
     ph_pop3_reply(s, PH_POP3_OK, "Maildrop has %zu messages", s->nmsgs);
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_capa(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
@@ -208,7 +208,7 @@ pop3_cmd_capa(ph_pop3_session *s, const char *verb, size_t argc,
         caps[n++] = "STLS";
     caps[n++] = "IMPLEMENTATION posthorn-" PH_VERSION_STRING;
     ph_pop3_reply_lines(s, "Capability list follows", caps, n);
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
 /* RFC 1939 6: remove what was marked, release the maildrop, sign off. */
@@ -242,7 +242,7 @@ pop3_update(ph_pop3_session *s)
         ph_pop3_reply(s, PH_POP3_OK, "Bye, %zu messages deleted", removed);
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_quit(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
@@ -251,5 +251,5 @@ pop3_cmd_quit(ph_pop3_session *s, const char *verb, size_t argc,
         pop3_update(s);
     else
         ph_pop3_reply(s, PH_POP3_OK, "Bye");
-    return PH_POP3_CLOSE;
+    return PH_CLOSE;
 }

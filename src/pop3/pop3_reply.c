@@ -95,11 +95,16 @@ int
 ph_pop3_reply_lines(ph_pop3_session *s, const char *first,
                     const char *const *lines, size_t n)
 {
-    int rc = pop3_status_line(s, PH_POP3_OK, first);
+    int rc;
 
+    /* As ph_smtp_reply_lines: a line with CR or LF would be two lines on
+       the wire (or end the response early), so the whole reply is
+       refused before anything is written. */
+    for (size_t i = 0; i < n; i++)
+        if (lines[i] == NULL || strpbrk(lines[i], "\r\n"))
+            return PH_EINVAL;
+    rc = pop3_status_line(s, PH_POP3_OK, first);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (strpbrk(lines[i], "\r\n"))
-            continue;
         if (lines[i][0] == '.')
             ph_conn_write(s->ss.conn, ".", 1);     /* RFC 1939 3 stuffing */
         rc = ph_conn_write(s->ss.conn, lines[i], strlen(lines[i]));

@@ -37,13 +37,23 @@ static const struct pop3_verb default_verbs[] = {
 };
 #define NDEFAULT (sizeof(default_verbs) / sizeof(default_verbs[0]))
 
-ph_pop3_handler *
-ph_pop3_default_handler(const char *verb)
+/* A verb no table has: what the session answers for unknown verbs. */
+static enum ph_result
+pop3_cmd_unknown(ph_pop3_session *s, const char *verb, size_t argc,
+                 const char *const *argv)
 {
-    for (size_t i = 0; i < NDEFAULT; i++)
+    ph_pop3_reply(s, PH_POP3_ERR, "Unknown command");
+    return PH_OK;
+}
+
+ph_pop3_handler *
+ph_pop3_default_handler(ph_pop3_server *srv, const char *verb)
+{
+    (void)srv;          /* one table for every server, unlike SMTP modes */
+    for (size_t i = 0; verb != NULL && i < NDEFAULT; i++)
         if (strcasecmp(default_verbs[i].name, verb) == 0)
             return default_verbs[i].handler;
-    return NULL;
+    return pop3_cmd_unknown;
 }
 
 static void
@@ -90,9 +100,10 @@ core_limits(struct ph_core_limits *c, const struct ph_pop3_limits *l)
 
 /* The seed's pop3d_listener_failed: (operation, errno, text). */
 static void
-listener_failed(void *ctx, const char *op, int errnum, const char *errstr)
+listener_failed(struct ph_server *core, const char *op, int errnum,
+                const char *errstr)
 {
-    ph_pop3_server *srv = ctx;
+    ph_pop3_server *srv = (ph_pop3_server *)core;
     struct ph_event ev;
     char            num[16];
 
@@ -141,8 +152,9 @@ server_init(ph_pop3_server *srv, ph_loop *loop,
     c->refusal = "-ERR [SYS/TEMP] Too many connections, try again later"
                  "\r\n";
     c->reuse_port = o->reuse_port;
-    c->failed_fn = listener_failed;     /* the seed's event */
-    c->failed_ctx = srv;
+    c->failed_fn = o->listener_failed;
+    c->failed_ctx = o->listener_ctx;
+    c->failed_event = listener_failed;  /* the seed's event */
     c->tls = o->tls;
     c->guard = o->auth_guard;
     c->shared_guard = o->auth_guard != NULL;
@@ -154,7 +166,7 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
 {
     ph_pop3_server *srv;
 
-    if (loop == NULL || o == NULL || o->port < PH_PORT_ANY || o->port > 65535)
+    if (loop == NULL || o == NULL || o->port > 65535)
         return NULL;
     if ((srv = calloc(1, sizeof(*srv))) == NULL)
         return NULL;
@@ -174,10 +186,8 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
     }
     if (o->address != NULL) {
         char addr[128];
-        int  port = o->port == 0 ? PH_POP3_DEFAULT_PORT
-                    : o->port == PH_PORT_ANY ? 0 : o->port;
-        snprintf(addr, sizeof(addr), strchr(o->address, ':') ? "[%s]:%d"
-                 : "%s:%d", o->address, port);
+        snprintf(addr, sizeof(addr), strchr(o->address, ':') ? "[%s]:%u"
+                 : "%s:%u", o->address, o->port);
         ph_pop3_server_listen(srv, addr);
     }
     return srv;

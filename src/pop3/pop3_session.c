@@ -227,11 +227,11 @@ command_event(ph_pop3_session *s, struct pop3_verb *v,
 static void
 run_handler(ph_pop3_session *s, struct pop3_verb *v, struct pop3_cmd *cmd)
 {
-    enum ph_pop3_result r;
+    enum ph_result r;
 
     ph_pop3_session_ref(s);
     r = v->handler(s, s->cur_verb, cmd->argc, cmd->argv);
-    if (r == PH_POP3_CLOSE)
+    if (r == PH_CLOSE)
         s->close_after = true;
     if (s->ss.dead) {
         ph_pop3_session_unref(s);
@@ -240,7 +240,7 @@ run_handler(ph_pop3_session *s, struct pop3_verb *v, struct pop3_cmd *cmd)
     if (s->cur.kind != POP3_CUR_NONE) {
         s->ss.waiting = true;
         drive_cursor(s);
-    } else if (s->awaiting && r == PH_POP3_PENDING) {
+    } else if (s->awaiting && r == PH_PENDING) {
         ph_session_wait(&s->ss);
     } else if (s->awaiting) {
         ph_log(s->ss.loop, PH_LOG_WARN, "session=%s event=no_reply cmd=%s",
@@ -473,7 +473,7 @@ pop3_plaintext_ok(const ph_pop3_session *s)
            s->srv->auth_plaintext || ph_session_tls_on(&s->ss);
 }
 
-enum ph_pop3_result
+enum ph_result
 pop3_cmd_stls(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
@@ -485,7 +485,7 @@ pop3_cmd_stls(ph_pop3_session *s, const char *verb, size_t argc,
         ph_pop3_reply(s, PH_POP3_ERR, "Syntax: STLS");
     else
         ph_pop3_reply(s, PH_POP3_OK, "Begin TLS negotiation");
-    return PH_POP3_DONE;
+    return PH_OK;
 }
 
 void

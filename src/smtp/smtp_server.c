@@ -107,6 +107,28 @@ accept_session(struct ph_server *core, evutil_socket_t fd,
     return &s->ss;
 }
 
+/* Plugins hear a failed bind as the POP3 seed's "listener_failed"
+   (operation, errno, text), as well as the options callback. */
+static void
+smtp_listener_failed(struct ph_server *core, const char *op, int errnum,
+                     const char *text)
+{
+    ph_smtp_server *srv = (ph_smtp_server *)core;
+    struct ph_event ev;
+    char            num[16];
+
+    if (srv->pl == NULL)
+        return;                 /* listening from ph_smtp_server_new */
+    snprintf(num, sizeof(num), "%d", errnum);
+    ph_event_init(&ev, srv->pl, PH_HOOK_SERVER, "listener_failed", NULL,
+                  NULL);
+    ph_event_add_arg(&ev, op);
+    ph_event_add_arg(&ev, num);
+    ph_event_add_arg(&ev, text);
+    ph_pipeline_dispatch(srv->pl, &ev);
+    ph_event_cleanup(&ev);
+}
+
 static int
 server_init(ph_smtp_server *srv, ph_loop *loop,
             const struct ph_smtp_options *opts)
@@ -128,6 +150,7 @@ server_init(ph_smtp_server *srv, ph_loop *loop,
     c->reuse_port = opts->reuse_port;
     c->failed_fn = opts->listener_failed;
     c->failed_ctx = opts->listener_ctx;
+    c->failed_event = smtp_listener_failed;
     c->tls = opts->tls;
     c->guard = opts->auth_guard;
     c->shared_guard = opts->auth_guard != NULL;
@@ -270,7 +293,9 @@ ph_smtp_server_set_default_handler(ph_smtp_server *srv, ph_smtp_handler *fn)
 ph_smtp_handler *
 ph_smtp_default_handler(ph_smtp_server *srv, const char *verb)
 {
-    return smtp_default_for(srv->mode, verb);
+    ph_smtp_handler *fn = smtp_default_for(srv->mode, verb);
+
+    return fn != NULL ? fn : srv->default_handler;
 }
 
 void

@@ -272,7 +272,7 @@ main(int argc, char **argv)
     struct ph_pop3_options o = { .alias = "pop3_testd",
                                  .address = "127.0.0.1",
                                  .hostname = "testd.example",
-                                 .port = PH_PORT_ANY };
+                                 .port = 0 };
     static const struct option longopts[] = {
         { "tls-cert", required_argument, NULL, 'c' },
         { "tls-key", required_argument, NULL, 'k' },
@@ -295,7 +295,7 @@ main(int argc, char **argv)
         case 'a': o.auth_plaintext = true; break;
         case 'T': o.limits.tls_handshake_timeout = (unsigned)atoi(optarg);
                   break;
-        case 'p': o.port = atoi(optarg) ? atoi(optarg) : PH_PORT_ANY; break;
+        case 'p': o.port = (unsigned)atoi(optarg); break;
         case 'd': o.limits.auth_fail_delay_ms = (unsigned)atoi(optarg); break;
         case 't': o.limits.idle_timeout = (unsigned)atoi(optarg); break;
         case 'e': o.limits.max_errors = (unsigned)atoi(optarg); break;
