@@ -21,14 +21,83 @@ static const char *const status_prefix[] = {
     [PH_POP3_ERR_SYS_PERM] = "-ERR [SYS/PERM]",
 };
 
+/*
+ * The "response" event has the shape SMTP's has (status or code, the
+ * response code, the text): "-ERR [SYS/TEMP] text" is "-ERR", "SYS/TEMP"
+ * (RFC 2449 8, without brackets; "" if none), "text" ("" if none).
+ * split_line cuts a copy of the line in buf into them.
+ */
+struct pop3_parts {
+    char        buf[512];
+    const char *status, *code, *text;
+};
+
+static void
+split_line(const char *line, size_t len, struct pop3_parts *p)
+{
+    char *sp, *end;
+
+    snprintf(p->buf, sizeof(p->buf), "%.*s", (int)len, line);
+    p->status = p->buf;
+    p->code = p->text = "";
+    if ((sp = strchr(p->buf, ' ')) == NULL)
+        return;
+    *sp++ = '\0';
+    if (sp[0] == '[' && (end = strchr(sp, ']')) != NULL &&
+        (end[1] == ' ' || end[1] == '\0')) {
+        *end = '\0';
+        p->code = sp + 1;
+        sp = end[1] ? end + 2 : end + 1;
+    }
+    p->text = sp;
+}
+
+/* The line as the plugins left it, into out; false if they broke it (a
+   part missing, or CR/LF that would inject a second response). */
+static bool
+join_line(const struct ph_event *ev, char *out, size_t cap)
+{
+    if (ev->argc < 3)
+        return false;
+    for (size_t i = 0; i < 3; i++)
+        if (strpbrk(ev->argv[i], "\r\n") != NULL)
+            return false;
+    snprintf(out, cap, "%s%s%s%s%s%s", ev->argv[0],
+             ev->argv[1][0] ? " [" : "", ev->argv[1],
+             ev->argv[1][0] ? "]" : "", ev->argv[2][0] ? " " : "",
+             ev->argv[2]);
+    return true;
+}
+
+/* One line through the "response" plugins: 1 and the line to send in
+   out, or 0 if a plugin suppressed it. */
+static int
+response_event(ph_pop3_session *s, const char *line, size_t len, char *out,
+               size_t cap)
+{
+    struct pop3_parts p;
+    struct ph_event   ev;
+    int               keep;
+
+    split_line(line, len, &p);
+    ph_event_init(&ev, s->srv->pl, PH_HOOK_CLIENT, "response", s, s->ss.id);
+    ph_event_add_arg(&ev, p.status);
+    ph_event_add_arg(&ev, p.code);
+    ph_event_add_arg(&ev, p.text);
+    keep = ph_pipeline_dispatch(s->srv->pl, &ev);
+    if (keep && !join_line(&ev, out, cap))
+        snprintf(out, cap, "%.*s", (int)len, line);
+    ph_event_cleanup(&ev);
+    return keep;
+}
+
 /* One line to the client, after the "response" plugins (which may
    rewrite or suppress it). */
 int
 pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
 {
     ph_pop3_server *srv = s->srv;
-    struct ph_event ev;
-    char            copy[512];
+    char            out[600];
     int             rc;
 
     if (s->ss.dead || s->ss.conn == NULL || s->state == POP3_S_CLOSING)
@@ -38,19 +107,9 @@ pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
     if (s->ss.tls_starting)
         return PH_ESTATE;
     if (srv && ph_pipeline_wants(srv->pl, PH_HOOK_CLIENT, srv->ev_response)) {
-        snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
-        ph_event_init(&ev, srv->pl, PH_HOOK_CLIENT, "response", s, s->ss.id);
-        ph_event_add_arg(&ev, copy);
-        if (!ph_pipeline_dispatch(srv->pl, &ev)) {
-            ph_event_cleanup(&ev);
+        if (!response_event(s, line, len, out, sizeof(out)))
             return 0;           /* suppressed: nothing on the wire */
-        }
-        /* A plugin's text must stay one line (no injected responses). */
-        if (strpbrk(ev.argv[0], "\r\n") != NULL)
-            rc = ph_conn_write(s->ss.conn, copy, strlen(copy));
-        else
-            rc = ph_conn_write(s->ss.conn, ev.argv[0], strlen(ev.argv[0]));
-        ph_event_cleanup(&ev);
+        rc = ph_conn_write(s->ss.conn, out, strlen(out));
     } else {
         rc = ph_conn_write(s->ss.conn, line, len);
     }

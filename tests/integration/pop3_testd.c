@@ -177,6 +177,26 @@ rw_register(ph_plugin *p, ph_pipeline *pl, void *server)
     return ph_plugin_register(pl, p, PH_HOOK_CLIENT, ev) == 0;
 }
 
+/* A whole line back into the event's (status, code, text). */
+static void
+set_line(struct ph_event *ev, char *line)
+{
+    char *text = strchr(line, ' '), *end;
+    const char *code = "";
+
+    if (text != NULL) {
+        *text++ = '\0';
+        if (*text == '[' && (end = strchr(text, ']')) != NULL) {
+            *end = '\0';
+            code = text + 1;
+            text = end[1] == ' ' ? end + 2 : end + 1;
+        }
+    }
+    ph_event_set_arg(ev, 0, line);
+    ph_event_set_arg(ev, 1, code);
+    ph_event_set_arg(ev, 2, text ? text : "");
+}
+
 static int
 rw_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
 {
@@ -185,9 +205,16 @@ rw_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
 
     (void)p;
     (void)pl;
-    if (ev->argc < 1)
+    char        line[600];
+
+    if (ev->argc < 3)
         return PH_EAT_NONE;
-    text = ev->argv[0];
+    /* The event carries (status, code, text): the test speaks lines. */
+    snprintf(line, sizeof(line), "%s%s%s%s%s%s", ev->argv[0],
+             ev->argv[1][0] ? " [" : "", ev->argv[1],
+             ev->argv[1][0] ? "]" : "", ev->argv[2][0] ? " " : "",
+             ev->argv[2]);
+    text = line;
     if (g_suppress && strncmp(text, g_suppress, strlen(g_suppress)) == 0)
         return PH_EAT_CLIENT;
     if (g_rw_old == NULL)
@@ -197,7 +224,7 @@ rw_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
         char buf[600];
 
         snprintf(buf, sizeof(buf), "%s%s", g_rw_new, text + n);
-        ph_event_set_arg(ev, 0, buf);
+        set_line(ev, buf);
     }
     return PH_EAT_NONE;
 }
