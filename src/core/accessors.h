@@ -32,6 +32,15 @@ const char *ph_##p##_server_hostname(ph_##p##_server *srv)                   \
 { return srv->core.hostname; }                                               \
 ph_loop *ph_##p##_server_loop(ph_##p##_server *srv)                          \
 { return srv->core.loop; }                                                   \
+void ph_##p##_server_set_verify(ph_##p##_server *srv,                       \
+                                ph_##p##_verify_fn *fn, void *ctx)           \
+{                                                                            \
+    srv->verify = fn;                                                        \
+    srv->verify_ctx = ctx;                                                   \
+    ph_server_guard_for_verify(&srv->core, fn != NULL,                       \
+                               srv->limits.max_auth_failures_per_addr,       \
+                               srv->limits.auth_fail_window);                \
+}                                                                            \
 void *ph_##p##_server_data(ph_##p##_server *srv)                             \
 { return srv->user_data; }                                                   \
 void ph_##p##_server_set_data(ph_##p##_server *srv, void *data)              \
@@ -64,5 +73,49 @@ unsigned ph_##p##_session_local_port(ph_##p##_session *s)                    \
 { return ph_session_local_port(&s->ss); }                                    \
 bool ph_##p##_session_tls(ph_##p##_session *s, struct ph_tls_info *out)      \
 { return ph_conn_tls_info(s->ss.conn, out); }
+
+/*
+ * The defaults the two protocols' limits share (struct ph_smtp_limits and
+ * struct ph_pop3_limits name these fields alike), and the core's copy of
+ * its part. The protocol fills its own fields first (line length, errors,
+ * idle timeout), then this.
+ */
+#define PH_CORE_LIMITS_FILL(c, l)                                            \
+    do {                                                                     \
+        if ((l)->max_line_len < 16)                                          \
+            (l)->max_line_len = 16;                                          \
+        if ((l)->auth_fail_delay_ms == 0)                                    \
+            (l)->auth_fail_delay_ms = 1000;                                  \
+        if ((l)->tls_handshake_timeout == 0)                                 \
+            (l)->tls_handshake_timeout = 30;                                 \
+        if ((l)->max_auth_failures == 0)                                     \
+            (l)->max_auth_failures = 3;                                      \
+        if ((l)->max_auth_failures_per_addr == 0)                            \
+            (l)->max_auth_failures_per_addr = 10;                            \
+        if ((l)->auth_fail_window == 0)                                      \
+            (l)->auth_fail_window = 300;                                     \
+        if ((l)->max_session_time == 0)                                      \
+            (l)->max_session_time = 3600;                                    \
+        if ((l)->max_noop_commands == 0)                                     \
+            (l)->max_noop_commands = 100;                                    \
+        (c)->idle_timeout = (l)->idle_timeout;                               \
+        (c)->max_session_time = (l)->max_session_time;                       \
+        (c)->max_noop_commands = (l)->max_noop_commands;                     \
+        (c)->max_errors = (l)->max_errors;                                   \
+        (c)->max_auth_failures = (l)->max_auth_failures;                     \
+        (c)->tls_handshake_timeout = (l)->tls_handshake_timeout;             \
+        (c)->line_max = (l)->max_line_len;                                   \
+    } while (0)
+
+/* The option fields both protocols' options name alike, into the core. */
+#define PH_CORE_OPTIONS(c, o)                                                \
+    do {                                                                     \
+        (c)->reuse_port = (o)->reuse_port;                                   \
+        (c)->failed_fn = (o)->listener_failed;                               \
+        (c)->failed_ctx = (o)->listener_ctx;                                 \
+        (c)->tls = (o)->tls;                                                 \
+        (c)->guard = (o)->auth_guard;                                        \
+        (c)->shared_guard = (o)->auth_guard != NULL;                         \
+    } while (0)
 
 #endif

@@ -167,6 +167,17 @@ ph_server_listen(struct ph_server *srv, const char *addr, bool tls)
     return 0;
 }
 
+int
+ph_server_listen_at(struct ph_server *srv, const char *address,
+                    unsigned port)
+{
+    char addr[128];
+
+    snprintf(addr, sizeof(addr), strchr(address, ':') ? "[%s]:%u" : "%s:%u",
+             address, port);
+    return ph_server_listen(srv, addr, false);
+}
+
 void
 ph_server_close_listeners(struct ph_server *srv)
 {

@@ -356,12 +356,45 @@ ph_session_delay(struct ph_session *ss, unsigned ms,
     return evtimer_add(ss->delay_ev, &tv) == 0 ? 0 : PH_ENOMEM;
 }
 
-unsigned
-ph_session_auth_failed(struct ph_session *ss, unsigned base_ms)
+void
+ph_session_set_state(struct ph_session *ss, int next)
 {
-    return ph_auth_guard_fail_delay(ss->srv ? ss->srv->guard : NULL,
-                                    ph_session_peer(ss), time(NULL),
-                                    base_ms);
+    if (ss->state != next)
+        ph_log(ss->loop, PH_LOG_DEBUG, "session=%s state=%s->%s", ss->id,
+               ss->ops->state_names[ss->state], ss->ops->state_names[next]);
+    ss->state = next;
+}
+
+/* The failure's reply; the last one a session may have closes it. */
+static void
+auth_answer(struct ph_session *ss)
+{
+    ss->ops->auth_refused(ss);
+    if (ss->dead || ss->srv == NULL ||
+        ss->nauth_failures < ss->srv->lim.max_auth_failures)
+        return;
+    ss->ops->goodbye(ss, PH_GOODBYE_AUTH);
+    ph_session_close(ss);
+}
+
+void
+ph_session_auth_fail(struct ph_session *ss, unsigned base_ms,
+                     const char *mech, const char *user)
+{
+    char     clean[96];         /* client text: no CR/LF into the log */
+    unsigned ms;
+
+    ss->nauth_failures++;
+    ph_log(ss->loop, PH_LOG_INFO, "session=%s event=auth_failed peer=%s "
+           "mech=%s user=%s", ss->id, ph_session_peer_addr(ss),
+           mech ? mech : "-", user ? ph_log_sanitize(clean, sizeof(clean),
+           user, strlen(user)) : "-");
+    /* Recorded for the address; the delay grows with its failures. */
+    ms = ph_auth_guard_fail_delay(ss->srv ? ss->srv->guard : NULL,
+                                  ph_session_peer(ss), time(NULL), base_ms);
+    if (base_ms == 0 || base_ms == PH_CORE_NO_LIMIT ||
+        ph_session_delay(ss, ms, auth_answer) != 0)
+        auth_answer(ss);
 }
 
 bool

@@ -35,6 +35,7 @@ struct ph_core_limits {
     unsigned max_session_time;      /* seconds; PH_CORE_NO_LIMIT: none */
     unsigned max_noop_commands;     /* in a row; PH_CORE_NO_LIMIT: none */
     unsigned max_errors;
+    unsigned max_auth_failures;     /* in one session */
     unsigned tls_handshake_timeout;
     size_t   line_max;              /* the line buffer, CRLF included */
 };
@@ -44,6 +45,7 @@ struct ph_session_ops {
     /* Log key prefix of the protocol's log lines ("session"). */
     const char *tls_injected_event;  /* warn event name for plaintext
                                         dropped at a STARTTLS/STLS switch */
+    const char *const *state_names;  /* the protocol's states, for logs */
     /* Another step of input may be taken (no reply awaited, no multi-line
        output under way). */
     bool (*can_read)(struct ph_session *ss);
@@ -68,6 +70,9 @@ struct ph_session_ops {
     /* Graceful shutdown reaches this session (PH_GOODBYE_SHUTDOWN now,
        or later when a transaction ends: the protocol decides). */
     void (*shutdown)(struct ph_session *ss);
+    /* A failed login's reply (535 / -ERR [AUTH]), once its delay is
+       over (ph_session_auth_fail). */
+    void (*auth_refused)(struct ph_session *ss);
     /* Last ref gone. */
     void (*free)(struct ph_session *ss);
 };
@@ -78,6 +83,7 @@ enum ph_goodbye {
     PH_GOODBYE_NOOPS,          /* max_noop_commands */
     PH_GOODBYE_ERRORS,         /* max_errors */
     PH_GOODBYE_SHUTDOWN,       /* the server stops */
+    PH_GOODBYE_AUTH,           /* max_auth_failures */
 };
 
 struct ph_session {
@@ -88,6 +94,7 @@ struct ph_session {
     struct ph_session           *prev, *next;
     unsigned                     refs;
     char                         id[17];
+    int                          state;   /* the protocol's state enum */
     bool                         dead;    /* connection gone */
     bool                         closing; /* close after flush asked */
     bool                         waiting; /* a handler's answer pending */
@@ -95,6 +102,7 @@ struct ph_session {
                                                   handshake is over */
     bool                         unlinked;
     unsigned                     nerrors;
+    unsigned                     nauth_failures;
     unsigned                     noops;   /* commands without progress */
     struct ph_linereader         lr;
     char                        *line;    /* lr.max + 1 */
@@ -158,6 +166,9 @@ void ph_server_cleanup(struct ph_server *srv);
    failed_fn and the log. 0 or enum ph_err. */
 int  ph_server_listen(struct ph_server *srv, const char *addr, bool tls);
 void ph_server_close_listeners(struct ph_server *srv);
+/* The seeds' spawn(address, port): listen at once (IPv6 in brackets). */
+int  ph_server_listen_at(struct ph_server *srv, const char *address,
+                         unsigned port);
 int  ph_server_getsockname(struct ph_server *srv, size_t idx,
                            struct sockaddr_storage *ss_out,
                            socklen_t *len_out);
@@ -199,9 +210,16 @@ bool ph_session_error(struct ph_session *ss);
 /* Runs fn after ms (one at a time; a new one replaces the old). */
 int  ph_session_delay(struct ph_session *ss, unsigned ms,
                       void (*fn)(struct ph_session *ss));
-/* Records a failed login of the peer and returns the delay for its
-   answer: base_ms grown with that address's failures (auth_guard.h). */
-unsigned ph_session_auth_failed(struct ph_session *ss, unsigned base_ms);
+/* A failed login (logged with mech and user, which may be NULL): counted
+   for the session and the peer's address; ops->auth_refused answers it
+   after base_ms grown with that address's failures (auth_guard.h), at
+   once for 0 or PH_CORE_NO_LIMIT; after max_auth_failures the session
+   then says goodbye (PH_GOODBYE_AUTH) and closes. */
+void ph_session_auth_fail(struct ph_session *ss, unsigned base_ms,
+                          const char *mech, const char *user);
+/* Moves the protocol's state machine (logged at debug:
+   "state=mail->rcpt", from ops->state_names). */
+void ph_session_set_state(struct ph_session *ss, int next);
 /* True once the peer's address is over its failed-login limit. */
 bool ph_session_auth_blocked(struct ph_session *ss);
 /* Implicit TLS at accept; STARTTLS/STLS once the go-ahead is queued.

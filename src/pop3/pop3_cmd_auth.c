@@ -227,42 +227,22 @@ pop3_cmd_auth(ph_pop3_session *s, const char *verb, size_t argc,
     return PH_OK;
 }
 
-/* Failed logins are answered late, on a timer (RFC 1939 13); the last
-   one a session may have closes it. */
-static void
-fail_now(ph_pop3_session *s)
+/* The core's auth_refused: failed logins are answered late, on a timer
+   (RFC 1939 13). */
+void
+pop3_auth_refused(struct ph_session *ss)
 {
-    ph_pop3_reply(s, PH_POP3_ERR_AUTH, "Authentication failed");
-    if (s->srv != NULL && !s->ss.dead &&
-        s->nauth_failures >= s->srv->limits.max_auth_failures) {
-        pop3_status_line(s, PH_POP3_ERR, "Too many failed logins, closing "
-                         "connection");
-        pop3_session_close(s);
-    }
-}
-
-static void
-delay_done(struct ph_session *ss)
-{
-    fail_now(pop3_of(ss));
+    ph_pop3_reply(pop3_of(ss), PH_POP3_ERR_AUTH, "Authentication failed");
 }
 
 static void
 auth_failed(ph_pop3_session *s)
 {
-    unsigned base = s->srv->limits.auth_fail_delay_ms, ms;
-    char     user[96];
+    const char *mech = s->auth.pub.mech;
 
-    s->nauth_failures++;
-    ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=login_failed user=%s "
-           "mech=%s", s->ss.id, s->user ? ph_log_sanitize(user, sizeof(user),
-           s->user, strlen(s->user)) : "-", s->auth.pub.mech);
+    ph_session_auth_fail(&s->ss, s->srv->limits.auth_fail_delay_ms,
+                         mech ? mech : "-", s->user);
     pop3_auth_cleanup(s);
-    /* Recorded for the address; the delay grows with its failures. */
-    ms = ph_session_auth_failed(&s->ss, base);
-    if (base == PH_POP3_NO_DELAY || base == 0 ||
-        ph_session_delay(&s->ss, ms, delay_done) != 0)
-        fail_now(s);
 }
 
 static void
@@ -292,7 +272,7 @@ open_maildrop(ph_pop3_session *s, const char *locator)
         ph_pop3_reply(s, PH_POP3_ERR_SYS_TEMP, "Out of memory");
         return;
     }
-    pop3_set_state(s, POP3_S_TRANS);
+    ph_session_set_state(&s->ss, POP3_S_TRANS);
     if (ph_log_enabled(s->ss.loop, PH_LOG_INFO)) {
         char user[96];          /* the client's text, whatever verify took */
         ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=login user=%s mech=%s "
@@ -306,7 +286,7 @@ int
 ph_pop3_auth_reply(ph_pop3_session *s, enum ph_pop3_status st,
                    const char *locator)
 {
-    if (s->ss.dead || s->state == POP3_S_CLOSING) {
+    if (s->ss.dead || s->ss.state == POP3_S_CLOSING) {
         s->auth_pending = false;
         return PH_ECLOSED;
     }

@@ -190,7 +190,7 @@ pop3_cmd_capa(ph_pop3_session *s, const char *verb, size_t argc,
     const char *caps[9];
     size_t      n = 0;
     /* Login and STLS exist only in AUTHORIZATION (RFC 2449 5). */
-    bool        in_auth = s->state == POP3_S_AUTH;
+    bool        in_auth = s->ss.state == POP3_S_AUTH;
     bool        plain = in_auth && pop3_plaintext_ok(s);
 
     /* RFC 2595 2.1 / 4: what needs TLS first is not announced before it,
@@ -218,7 +218,7 @@ pop3_update(ph_pop3_session *s)
     const struct ph_maildrop_ops *md = s->srv->md;
     size_t                        failed = 0, removed = 0;
 
-    pop3_set_state(s, POP3_S_UPDATE);
+    ph_session_set_state(&s->ss, POP3_S_UPDATE);
     for (size_t i = 0; i < s->nmsgs; i++) {
         if (!s->deleted[i])
             continue;
@@ -247,7 +247,7 @@ pop3_cmd_quit(ph_pop3_session *s, const char *verb, size_t argc,
               const char *const *argv)
 {
     s->close_after = true;
-    if (s->state == POP3_S_TRANS)
+    if (s->ss.state == POP3_S_TRANS)
         pop3_update(s);
     else
         ph_pop3_reply(s, PH_POP3_OK, "Bye");

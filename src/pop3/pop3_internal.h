@@ -17,6 +17,7 @@
    when the socket has taken it (STYLE 3: a cursor, never all in memory). */
 #define POP3_OUT_STEP      (64 * 1024)
 
+/* The session's state (kept in the core's ss.state). */
 enum pop3_state {
     POP3_S_AUTH = 0,     /* AUTHORIZATION */
     POP3_S_TRANS,        /* TRANSACTION */
@@ -100,7 +101,6 @@ struct pop3_auth_req {
 struct ph_pop3_session {
     struct ph_session     ss;           /* first: the core's part */
     ph_pop3_server       *srv;          /* NULL once the server died */
-    enum pop3_state       state;
     bool                  awaiting;     /* a command awaits its response */
     bool                  close_after;  /* close once it is written */
     bool                  sasl_wait;    /* AUTH PLAIN: expecting "+ " data */
@@ -110,7 +110,6 @@ struct ph_pop3_session {
     char                  timestamp[128];/* APOP greeting <...> */
     struct pop3_auth_req  auth;
     bool                  auth_pending;
-    unsigned              nauth_failures;
     ph_drop              *drop;
     size_t                nmsgs;
     unsigned char        *deleted;      /* one byte per message */
@@ -133,7 +132,6 @@ struct ph_session *pop3_session_accept(struct ph_server *core,
                                        const struct sockaddr *peer,
                                        socklen_t peer_len, bool tls);
 void pop3_session_close(ph_pop3_session *s);
-void pop3_set_state(ph_pop3_session *s, enum pop3_state next);
 void pop3_command_done(ph_pop3_session *s, bool is_error);
 
 /* pop3_reply.c */
@@ -161,6 +159,7 @@ ph_pop3_handler pop3_cmd_user, pop3_cmd_pass, pop3_cmd_apop, pop3_cmd_auth,
                 pop3_cmd_top, pop3_cmd_uidl, pop3_cmd_stls;
 void pop3_sasl_line(ph_pop3_session *s, char *line, size_t len);
 void pop3_auth_cleanup(ph_pop3_session *s);
+void pop3_auth_refused(struct ph_session *ss);
 void pop3_update(ph_pop3_session *s);
 
 /* pop3_session.c: TLS (STLS, RFC 2595; POP3S, RFC 8314) */

@@ -100,7 +100,7 @@ pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
     char            out[600];
     int             rc;
 
-    if (s->ss.dead || s->ss.conn == NULL || s->state == POP3_S_CLOSING)
+    if (s->ss.dead || s->ss.conn == NULL || s->ss.state == POP3_S_CLOSING)
         return PH_ECLOSED;
     /* After the +OK to STLS (or before an implicit-TLS handshake) the
        client reads TLS records only: a line now would break them. */

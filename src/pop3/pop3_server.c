@@ -56,46 +56,20 @@ ph_pop3_default_handler(ph_pop3_server *srv, const char *verb)
     return pop3_cmd_unknown;
 }
 
+/* POP3's own defaults; the shared ones are the core's. The line buffer:
+   commands are held to max_line_len after reading, a SASL answer may use
+   up to POP3_SASL_LINE_MAX (a PLAIN message with 255-octet fields is
+   1024 base64 characters). */
 static void
-fill_limits(struct ph_pop3_limits *l)
+fill_limits(struct ph_core_limits *c, struct ph_pop3_limits *l)
 {
-    if (l->max_line_len == 0)
-        l->max_line_len = 255;
-    if (l->max_line_len < 16)
-        l->max_line_len = 16;
-    if (l->max_errors == 0)
-        l->max_errors = 10;
-    if (l->idle_timeout == 0)
-        l->idle_timeout = 600;
-    if (l->auth_fail_delay_ms == 0)
-        l->auth_fail_delay_ms = 1000;
-    if (l->tls_handshake_timeout == 0)
-        l->tls_handshake_timeout = 30;
-    if (l->max_auth_failures == 0)
-        l->max_auth_failures = 3;
-    if (l->max_auth_failures_per_addr == 0)
-        l->max_auth_failures_per_addr = 10;
-    if (l->auth_fail_window == 0)
-        l->auth_fail_window = 300;
-    if (l->max_session_time == 0)
-        l->max_session_time = 3600;
-    if (l->max_noop_commands == 0)
-        l->max_noop_commands = 100;
-}
-
-/* The line buffer: commands are held to max_line_len after reading, a
-   SASL answer may use up to POP3_SASL_LINE_MAX (a PLAIN message with
-   255-octet fields is 1024 base64 characters). */
-static void
-core_limits(struct ph_core_limits *c, const struct ph_pop3_limits *l)
-{
-    c->idle_timeout = l->idle_timeout;
-    c->max_session_time = l->max_session_time;
-    c->max_noop_commands = l->max_noop_commands;
-    c->max_errors = l->max_errors;
-    c->tls_handshake_timeout = l->tls_handshake_timeout;
-    c->line_max = l->max_line_len < POP3_SASL_LINE_MAX ? POP3_SASL_LINE_MAX
-                                                       : l->max_line_len;
+    /* RFC 2449 4 (255 octets); RFC 1939 3 (at least 10 minutes). */
+    l->max_line_len = l->max_line_len ? l->max_line_len : 255;
+    l->max_errors = l->max_errors ? l->max_errors : 10;
+    l->idle_timeout = l->idle_timeout ? l->idle_timeout : 600;
+    PH_CORE_LIMITS_FILL(c, l);
+    if (c->line_max < POP3_SASL_LINE_MAX)
+        c->line_max = POP3_SASL_LINE_MAX;
 }
 
 /* The seed's pop3d_listener_failed: (operation, errno, text). */
@@ -142,22 +116,16 @@ server_init(ph_pop3_server *srv, ph_loop *loop,
     int               rc;
 
     srv->limits = o->limits;
-    fill_limits(&srv->limits);
+    fill_limits(&c->lim, &srv->limits);
     rc = ph_server_init(c, loop, "pop3", o->alias ? o->alias : "pop3d",
                         o->hostname, o->conn_limits,
                         srv->limits.max_sessions,
                         srv->limits.max_sessions_per_addr);
-    core_limits(&c->lim, &srv->limits);
     c->accept = pop3_session_accept;
     c->refusal = "-ERR [SYS/TEMP] Too many connections, try again later"
                  "\r\n";
-    c->reuse_port = o->reuse_port;
-    c->failed_fn = o->listener_failed;
-    c->failed_ctx = o->listener_ctx;
     c->failed_event = listener_failed;  /* the seed's event */
-    c->tls = o->tls;
-    c->guard = o->auth_guard;
-    c->shared_guard = o->auth_guard != NULL;
+    PH_CORE_OPTIONS(c, o);
     return rc;
 }
 
@@ -184,12 +152,8 @@ ph_pop3_server_new(ph_loop *loop, const struct ph_pop3_options *o)
         ph_pop3_server_free(srv);
         return NULL;
     }
-    if (o->address != NULL) {
-        char addr[128];
-        snprintf(addr, sizeof(addr), strchr(o->address, ':') ? "[%s]:%u"
-                 : "%s:%u", o->address, o->port);
-        ph_pop3_server_listen(srv, addr);
-    }
+    if (o->address != NULL)
+        ph_server_listen_at(&srv->core, o->address, o->port);
     return srv;
 }
 
@@ -243,17 +207,6 @@ ph_pop3_server_set_handler(ph_pop3_server *srv, const char *verb,
     srv->verbs[srv->nverbs].ev_id = -1;
     srv->verbs[srv->nverbs++].states = POP3_M_ANY;
     return 0;
-}
-
-void
-ph_pop3_server_set_verify(ph_pop3_server *srv, ph_pop3_verify_fn *fn,
-                          void *ctx)
-{
-    srv->verify = fn;
-    srv->verify_ctx = ctx;
-    ph_server_guard_for_verify(&srv->core, fn != NULL,
-                               srv->limits.max_auth_failures_per_addr,
-                               srv->limits.auth_fail_window);
 }
 
 ph_pipeline *ph_pop3_server_pipeline(ph_pop3_server *srv) { return srv->pl; }

@@ -21,20 +21,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static const char *const state_names[] = {
-    "authorization", "transaction", "update", "closing",
-};
-
-void
-pop3_set_state(ph_pop3_session *s, enum pop3_state next)
-{
-    if (s->state == next)
-        return;
-    ph_log(s->ss.loop, PH_LOG_DEBUG, "session=%s state=%s->%s", s->ss.id,
-           state_names[s->state], state_names[next]);
-    s->state = next;
-}
-
 static void
 session_free(struct ph_session *ss)
 {
@@ -50,9 +36,9 @@ session_free(struct ph_session *ss)
 void
 pop3_session_close(ph_pop3_session *s)
 {
-    if (s->ss.dead || s->state == POP3_S_CLOSING)
+    if (s->ss.dead || s->ss.state == POP3_S_CLOSING)
         return;
-    pop3_set_state(s, POP3_S_CLOSING);
+    ph_session_set_state(&s->ss, POP3_S_CLOSING);
     ph_session_close(&s->ss);
 }
 
@@ -117,13 +103,15 @@ session_goodbye(struct ph_session *ss, int why)
                                 "Too many errors, closing connection" },
         [PH_GOODBYE_SHUTDOWN] = { PH_POP3_ERR_SYS_TEMP,
                                   "Server shutting down" },
+        [PH_GOODBYE_AUTH] = { PH_POP3_ERR,
+                              "Too many failed logins, closing connection" },
     };
 
     s->awaiting = false;
     if (s->cur.kind == POP3_CUR_NONE && why >= 0 &&
         (size_t)why < sizeof(bye) / sizeof(bye[0]))
         pop3_status_line(s, bye[why].st, bye[why].text);
-    pop3_set_state(s, POP3_S_CLOSING);
+    ph_session_set_state(&s->ss, POP3_S_CLOSING);
 }
 
 /* Graceful shutdown (ph_pop3_server_shutdown): no UPDATE. */
@@ -182,7 +170,7 @@ drive_cursor(ph_pop3_session *s)
         return;
     s->ss.waiting = false;
     pop3_command_done(s, false);
-    if (s->state != POP3_S_CLOSING)
+    if (s->ss.state != POP3_S_CLOSING)
         ph_session_resume(&s->ss);
 }
 
@@ -283,7 +271,7 @@ dispatch_line(ph_pop3_session *s, char *line, size_t len)
         ph_pop3_reply(s, PH_POP3_ERR, "Unknown command");
         return;
     }
-    if (!(v->states & (s->state == POP3_S_AUTH ? POP3_M_AUTH
+    if (!(v->states & (s->ss.state == POP3_S_AUTH ? POP3_M_AUTH
                                                : POP3_M_TRANS))) {
         ph_pop3_reply(s, PH_POP3_ERR, "Command not valid in this state");
         return;
@@ -310,7 +298,7 @@ session_can_read(struct ph_session *ss)
 {
     ph_pop3_session *s = pop3_of(ss);
 
-    return !s->awaiting && s->state != POP3_S_CLOSING &&
+    return !s->awaiting && s->ss.state != POP3_S_CLOSING &&
            s->cur.kind == POP3_CUR_NONE;
 }
 
@@ -362,7 +350,13 @@ session_busy(struct ph_session *ss)
 
 static void session_tls_ready(struct ph_session *ss);
 
+/* For the debug log of state changes (enum pop3_state). */
+static const char *const state_names[] = {
+    "authorization", "transaction", "update", "closing",
+};
+
 static const struct ph_session_ops pop3_session_ops = {
+    .state_names = state_names,
     .tls_injected_event = "stls_pipelining",
     .can_read = session_can_read,
     .input = session_input,
@@ -373,6 +367,7 @@ static const struct ph_session_ops pop3_session_ops = {
     .describe = session_describe,
     .finish = session_finish,
     .shutdown = session_shutdown,
+    .auth_refused = pop3_auth_refused,
     .free = session_free,
 };
 
@@ -493,7 +488,7 @@ pop3_tls_commit(ph_pop3_session *s)
 {
     /* The client starts a handshake after this +OK: talking on in
        plaintext is impossible. */
-    if (s->state != POP3_S_AUTH || !pop3_tls_offered(s) ||
+    if (s->ss.state != POP3_S_AUTH || !pop3_tls_offered(s) ||
         ph_session_start_tls(&s->ss) != 0)
         s->close_after = true;
 }
@@ -521,7 +516,7 @@ session_tls_ready(struct ph_session *ss)
 {
     ph_pop3_session *s = pop3_of(ss);
 
-    if (s->srv == NULL || s->state == POP3_S_CLOSING)
+    if (s->srv == NULL || s->ss.state == POP3_S_CLOSING)
         return;
     if (!s->announced) {
         session_start(s);       /* implicit TLS: now the greeting */

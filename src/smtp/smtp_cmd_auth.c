@@ -221,46 +221,24 @@ smtp_sasl_line(ph_smtp_session *s, char *line, size_t len)
 
 /* ---- the answer ------------------------------------------------------- */
 
-static void
-fail_now(ph_smtp_session *s)
+/* The core's auth_refused, after the failure delay. */
+void
+smtp_auth_refused(struct ph_session *ss)
 {
-    ph_smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
-    if (s->srv != NULL && !s->ss.dead &&
-        s->nauth_failures >= s->srv->limits.max_auth_failures) {
-        const char *line = "Too many failed logins, closing connection";
-        s->expect = 0;
-        s->cur_id = SMTP_V_OTHER;
-        smtp_send_reply(s, 421, "4.7.0", &line, 1);
-        smtp_session_shutdown(s, false);
-    }
-}
-
-static void
-delay_done(struct ph_session *ss)
-{
-    fail_now(smtp_of(ss));
+    ph_smtp_reply(smtp_of(ss), 535, "5.7.8",
+                  "Authentication credentials invalid");
 }
 
 static void
 auth_failed(ph_smtp_session *s)
 {
-    unsigned base = s->srv->limits.auth_fail_delay_ms, ms;
+    char *user = s->sasl_user;
 
-    s->nauth_failures++;
-    if (ph_log_enabled(s->ss.loop, PH_LOG_INFO)) {
-        char user[96];          /* client text: no CR/LF into the log */
-        ph_log(s->ss.loop, PH_LOG_INFO, "session=%s event=auth_failed peer=%s "
-               "mech=%s user=%s", s->ss.id, ph_session_peer_addr(&s->ss),
-               s->sasl_mech,
-               s->sasl_user ? ph_log_sanitize(user, sizeof(user),
-               s->sasl_user, strlen(s->sasl_user)) : "-");
-    }
+    s->sasl_user = NULL;        /* sasl_end would free it before the log */
     sasl_end(s);
-    /* Recorded for the address; the delay grows with its failures. */
-    ms = ph_session_auth_failed(&s->ss, base);
-    if (base == PH_SMTP_NO_DELAY ||
-        ph_session_delay(&s->ss, ms, delay_done) != 0)
-        fail_now(s);
+    ph_session_auth_fail(&s->ss, s->srv->limits.auth_fail_delay_ms,
+                         s->sasl_mech, user);
+    free(user);
 }
 
 int

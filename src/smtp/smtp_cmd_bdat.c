@@ -69,7 +69,7 @@ static void
 chunk_start(ph_smtp_session *s)
 {
     s->bdat_armed = false;
-    if (s->state == SMTP_S_CLOSING)
+    if (s->ss.state == SMTP_S_CLOSING)
         return;
     if (!s->tx.bdat) {
         if (smtp_data_prepare(s) != 0) {
@@ -82,7 +82,7 @@ chunk_start(ph_smtp_session *s)
     }
     s->bdat_skip = false;
     s->expect = 0;
-    smtp_set_state(s, SMTP_S_BDAT);
+    ph_session_set_state(&s->ss, SMTP_S_BDAT);
     if (s->ss.waiting && !s->in_dispatch) {
         s->ss.waiting = false;     /* a pending handler took it: read again */
         ph_conn_resume_read(s->ss.conn);
@@ -122,7 +122,7 @@ next_chunk(ph_smtp_session *s, const char *arg)
 static const char *
 sequence_error(const ph_smtp_session *s)
 {
-    if (s->state < SMTP_S_IDLE)
+    if (s->ss.state < SMTP_S_IDLE)
         return s->srv->mode == PH_SMTP_MODE_LMTP ? "Send LHLO first"
                                                  : "Send HELO/EHLO first";
     if (s->tx.sender == NULL)
@@ -173,13 +173,13 @@ smtp_bdat_commit(ph_smtp_session *s)
     if (!s->bdat_armed)
         return;                 /* the reply at a chunk's end */
     s->bdat_armed = false;
-    if (s->state == SMTP_S_CLOSING)
+    if (s->ss.state == SMTP_S_CLOSING)
         return;                 /* nothing more is read */
     if (s->tx.sender != NULL)
         smtp_tx_reset(s, true);
-    s->bdat_back = s->state;
+    s->bdat_back = s->ss.state;
     s->bdat_skip = true;
-    smtp_set_state(s, SMTP_S_BDAT);
+    ph_session_set_state(&s->ss, SMTP_S_BDAT);
 }
 
 /* An error in the data (size, a program's ph_smtp_reject_message) ends
@@ -204,7 +204,7 @@ chunk_end(ph_smtp_session *s)
 
     if (s->bdat_skip) {
         s->bdat_skip = false;
-        smtp_set_state(s, s->bdat_back);
+        ph_session_set_state(&s->ss, s->bdat_back);
         return;
     }
     if (s->bdat_last) {
@@ -215,7 +215,7 @@ chunk_end(ph_smtp_session *s)
         chunk_failed(s);
         return;
     }
-    smtp_set_state(s, SMTP_S_RCPT);
+    ph_session_set_state(&s->ss, SMTP_S_RCPT);
     snprintf(text, sizeof(text), "%" PRIu64 " octets received", s->bdat_size);
     chunk_reply(s, 250, "2.0.0", text);
 }
@@ -240,7 +240,7 @@ feed_slice(ph_smtp_session *s, struct evbuffer *in)
         len = v[i].iov_len < want - used ? v[i].iov_len : want - used;
         smtp_message_bytes(s, v[i].iov_base, len);
         used += len;
-        if (s->ss.dead || s->state != SMTP_S_BDAT)
+        if (s->ss.dead || s->ss.state != SMTP_S_BDAT)
             break;
     }
     return used;
@@ -258,7 +258,7 @@ smtp_bdat_read(ph_smtp_session *s)
             return false;
         evbuffer_drain(in, used);
         s->bdat_left -= used;
-        if (s->state != SMTP_S_BDAT || used == 0)
+        if (s->ss.state != SMTP_S_BDAT || used == 0)
             return false;       /* closed meanwhile, or more to come */
     }
     chunk_end(s);

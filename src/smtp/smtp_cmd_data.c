@@ -46,7 +46,7 @@ smtp_data_begin(ph_smtp_session *s)
     int rc = smtp_data_prepare(s);
 
     if (rc == 0)
-        smtp_set_state(s, SMTP_S_DATA);
+        ph_session_set_state(&s->ss, SMTP_S_DATA);
     return rc;
 }
 
@@ -128,7 +128,7 @@ feed_slice(ph_smtp_session *s, const char *p, size_t len)
     size_t used = 0, out_len, n;
 
     while (used < len && !ph_smtp_data_done(&s->dr) && !s->ss.dead &&
-           s->state == SMTP_S_DATA) {
+           s->ss.state == SMTP_S_DATA) {
         size_t take = len - used < SMTP_DATA_SLICE ? len - used : SMTP_DATA_SLICE;
         n = ph_smtp_data_feed(&s->dr, p + used, take, s->data_out,
                               &out_len);
@@ -156,18 +156,18 @@ smtp_data_read(ph_smtp_session *s)
             return false;
         used = 0;
         for (i = 0; i < n && i < 8 && !ph_smtp_data_done(&s->dr) &&
-                    s->state == SMTP_S_DATA; i++)
+                    s->ss.state == SMTP_S_DATA; i++)
             used += feed_slice(s, v[i].iov_base, v[i].iov_len);
         if (s->ss.dead)
             return false;
         evbuffer_drain(in, used);
-        if (s->state != SMTP_S_DATA)
+        if (s->ss.state != SMTP_S_DATA)
             return false;       /* closed by the program meanwhile */
         if (ph_smtp_data_done(&s->dr)) {
             smtp_data_end(s);
             return true;
         }
-        if (s->ss.dead || s->state != SMTP_S_DATA)
+        if (s->ss.dead || s->ss.state != SMTP_S_DATA)
             return false;
     }
 }

@@ -37,7 +37,7 @@ smtp_commit_helo(ph_smtp_session *s, enum smtp_verb_id id, const char *arg)
     }
     s->esmtp = id != SMTP_V_HELO;
     smtp_tx_reset(s, true);
-    smtp_set_state(s, SMTP_S_IDLE);
+    ph_session_set_state(&s->ss, SMTP_S_IDLE);
 }
 
 enum ph_result

@@ -257,7 +257,7 @@ smtp_commit_mail(ph_smtp_session *s)
     for (i = 0; i < tx->nmail_params; i++)
         if (strcasecmp(tx->mail_params[i].keyword, "SMTPUTF8") == 0)
             tx->smtputf8 = true;
-    smtp_set_state(s, SMTP_S_MAIL);
+    ph_session_set_state(&s->ss, SMTP_S_MAIL);
     return 0;
 }
 
@@ -287,6 +287,6 @@ smtp_commit_rcpt(ph_smtp_session *s)
     if (r->address == NULL || (s->npath_params && r->params == NULL))
         return PH_ENOMEM;
     tx->nrcpts++;
-    smtp_set_state(s, SMTP_S_RCPT);
+    ph_session_set_state(&s->ss, SMTP_S_RCPT);
     return 0;
 }

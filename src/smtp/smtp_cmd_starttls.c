@@ -54,7 +54,7 @@ smtp_tls_ready(struct ph_session *ss)
     size_t           max = ss->lr.max;
 
     /* Shut down (or dying) during the handshake: it only says goodbye. */
-    if (s->srv == NULL || s->state == SMTP_S_CLOSING)
+    if (s->srv == NULL || s->ss.state == SMTP_S_CLOSING)
         return;
     if (s->srv->core.shutting_down) {
         smtp_session_shutdown(s, true);
@@ -73,7 +73,7 @@ smtp_tls_ready(struct ph_session *ss)
     smtp_auth_reset(s);
     memset(&s->ss.lr, 0, sizeof(s->ss.lr));
     s->ss.lr.max = max;
-    smtp_set_state(s, SMTP_S_READY);
+    ph_session_set_state(&s->ss, SMTP_S_READY);
     ph_conn_resume_read(s->ss.conn);
 }
 

@@ -25,6 +25,7 @@ struct smtp_msgbufs {
     char  *data_out;  /* DATA_SLICE + 2 */
 };
 
+/* The session's state (kept in the core's ss.state). */
 enum smtp_state {
     SMTP_S_GREETING = 0, /* connected, banner not yet accepted */
     SMTP_S_READY,        /* banner sent, no HELO/EHLO/LHLO yet */
@@ -140,7 +141,6 @@ struct smtp_tx {
 struct ph_smtp_session {
     struct ph_session        ss;           /* first: the core's part */
     ph_smtp_server          *srv;          /* NULL once the server died */
-    enum smtp_state          state;
     bool                     esmtp;
     bool                     close_after_reply;
     bool                     in_dispatch;  /* inside a handler call */
@@ -186,7 +186,6 @@ struct ph_smtp_session {
     char                    *auth_user;    /* after 235 */
     char                    *sasl_user;    /* LOGIN: user, before password */
     char                     sasl_mech[PH_SMTP_MAX_MECH + 1];
-    unsigned                 nauth_failures;
 };
 
 /* The protocol session of a core session (ss is its first member). */
@@ -202,7 +201,6 @@ ph_smtp_session *smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd,
                                   socklen_t peer_len);
 extern const struct ph_session_ops smtp_session_ops;
 void smtp_session_shutdown(ph_smtp_session *s, bool send_421);
-void smtp_set_state(ph_smtp_session *s, enum smtp_state next);
 void smtp_count_error(ph_smtp_session *s);
 void smtp_run_handler(ph_smtp_session *s, enum smtp_verb_id id,
                       const char *verb, ph_smtp_handler *fn,
@@ -230,6 +228,7 @@ void smtp_sasl_line(ph_smtp_session *s, char *line, size_t len);
 bool smtp_auth_offered(const ph_smtp_session *s);
 void smtp_auth_commit(ph_smtp_session *s);
 void smtp_auth_reset(ph_smtp_session *s);
+void smtp_auth_refused(struct ph_session *ss);
 
 /* smtp_reply.c; a reply a plugin kept off the wire commits nothing */
 #define SMTP_REPLY_SUPPRESSED (-1)

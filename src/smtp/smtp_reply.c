@@ -63,7 +63,7 @@ send_reply(ph_smtp_session *s, int *code, const char *enh,
     int  len;
 
     /* After a 421 (or QUIT's 221) nothing more may reach the client. */
-    if (s->ss.dead || s->ss.conn == NULL || s->state == SMTP_S_CLOSING)
+    if (s->ss.dead || s->ss.conn == NULL || s->ss.state == SMTP_S_CLOSING)
         return PH_ECLOSED;
     /* Between the 220 to STARTTLS (or an implicit-TLS accept) and the end
        of the handshake no SMTP reply may be written: in plaintext it
@@ -143,7 +143,7 @@ commit(ph_smtp_session *s, int code)
     switch (s->cur_id) {
     case SMTP_V_CONNECT:
         if (ok)
-            smtp_set_state(s, SMTP_S_READY);
+            ph_session_set_state(&s->ss, SMTP_S_READY);
         else
             s->close_after_reply = true;   /* 421/554 greeting: goodbye */
         break;
@@ -221,7 +221,7 @@ smtp_reply_done(ph_smtp_session *s, int code)
     }
     if (counts)
         smtp_count_error(s);
-    if (s->state == SMTP_S_CLOSING)
+    if (s->ss.state == SMTP_S_CLOSING)
         return;
     if (s->srv != NULL && s->srv->core.shutting_down && !smtp_in_transaction(s)) {
         smtp_session_shutdown(s, true);     /* drained: now the 421 */
@@ -291,8 +291,8 @@ ph_smtp_reject_message(ph_smtp_session *s, int code, const char *enh,
 
     if (code < 400 || code > 599 || text == NULL || strpbrk(text, "\r\n"))
         return PH_EINVAL;
-    if (s->state != SMTP_S_DATA &&
-        (s->state != SMTP_S_BDAT || s->bdat_skip))
+    if (s->ss.state != SMTP_S_DATA &&
+        (s->ss.state != SMTP_S_BDAT || s->bdat_skip))
         return PH_ESTATE;
     if (tx->err_code != 0)
         return 0;               /* the first error stands */

@@ -14,13 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/* SMTP's own defaults; the shared ones are the core's. */
 static void
-fill_limits(struct ph_smtp_limits *l)
+fill_limits(struct ph_core_limits *c, struct ph_smtp_limits *l)
 {
     if (l->max_line_len == 0)
         l->max_line_len = 512;
-    if (l->max_line_len < 16)
-        l->max_line_len = 16;
     if (l->max_text_line_len == 0)
         l->max_text_line_len = 1000;
     if (l->max_message_size == 0)
@@ -35,32 +34,7 @@ fill_limits(struct ph_smtp_limits *l)
         l->max_header_len = 65536;
     if (l->max_header_len < 256)
         l->max_header_len = 256;
-    if (l->max_auth_failures == 0)
-        l->max_auth_failures = 3;
-    if (l->auth_fail_delay_ms == 0)
-        l->auth_fail_delay_ms = 1000;
-    if (l->max_auth_failures_per_addr == 0)
-        l->max_auth_failures_per_addr = 10;
-    if (l->auth_fail_window == 0)
-        l->auth_fail_window = 300;
-    if (l->tls_handshake_timeout == 0)
-        l->tls_handshake_timeout = 30;
-    if (l->max_session_time == 0)
-        l->max_session_time = 3600;
-    if (l->max_noop_commands == 0)
-        l->max_noop_commands = 100;
-}
-
-/* The core's share of the limits. */
-static void
-core_limits(struct ph_core_limits *c, const struct ph_smtp_limits *l)
-{
-    c->idle_timeout = l->idle_timeout;
-    c->max_session_time = l->max_session_time;
-    c->max_noop_commands = l->max_noop_commands;
-    c->max_errors = l->max_errors;
-    c->tls_handshake_timeout = l->tls_handshake_timeout;
-    c->line_max = l->max_line_len;
+    PH_CORE_LIMITS_FILL(c, l);
 }
 
 /* "connection" for plugins: false if one ate it (and answered). */
@@ -138,22 +112,16 @@ server_init(ph_smtp_server *srv, ph_loop *loop,
 
     srv->mode = opts->mode;
     srv->limits = opts->limits;
-    fill_limits(&srv->limits);
+    fill_limits(&c->lim, &srv->limits);
     rc = ph_server_init(c, loop, opts->mode == PH_SMTP_MODE_LMTP ? "lmtp"
                         : "smtp", opts->alias ? opts->alias : "smtpd",
                         opts->hostname, opts->conn_limits,
                         srv->limits.max_sessions,
                         srv->limits.max_sessions_per_addr);
-    core_limits(&c->lim, &srv->limits);
     c->accept = accept_session;
     c->refusal = "421 4.7.0 Too many connections, try again later\r\n";
-    c->reuse_port = opts->reuse_port;
-    c->failed_fn = opts->listener_failed;
-    c->failed_ctx = opts->listener_ctx;
     c->failed_event = smtp_listener_failed;
-    c->tls = opts->tls;
-    c->guard = opts->auth_guard;
-    c->shared_guard = opts->auth_guard != NULL;
+    PH_CORE_OPTIONS(c, opts);
     return rc;
 }
 
@@ -181,25 +149,9 @@ ph_smtp_server_new(ph_loop *loop, const struct ph_smtp_options *opts)
         ph_smtp_server_free(srv);
         return NULL;
     }
-    if (opts->address != NULL) {
-        char addr[128];
-        bool v6 = strchr(opts->address, ':') != NULL;
-        snprintf(addr, sizeof(addr), v6 ? "[%s]:%u" : "%s:%u",
-                 opts->address, opts->port);
-        ph_smtp_server_listen(srv, addr);
-    }
+    if (opts->address != NULL)
+        ph_server_listen_at(&srv->core, opts->address, opts->port);
     return srv;
-}
-
-void
-ph_smtp_server_set_verify(ph_smtp_server *srv, ph_smtp_verify_fn *fn,
-                          void *ctx)
-{
-    srv->verify = fn;
-    srv->verify_ctx = ctx;
-    ph_server_guard_for_verify(&srv->core, fn != NULL,
-                               srv->limits.max_auth_failures_per_addr,
-                               srv->limits.auth_fail_window);
 }
 
 static void

@@ -15,20 +15,6 @@
 #include <strings.h>
 #include <sys/time.h>
 
-static const char *const state_names[] = {
-    "greeting", "ready", "idle", "mail", "rcpt", "data", "bdat", "closing",
-};
-
-void
-smtp_set_state(ph_smtp_session *s, enum smtp_state next)
-{
-    if (s->state == next)
-        return;
-    ph_log(s->ss.loop, PH_LOG_DEBUG, "session=%s state=%s->%s", s->ss.id,
-           state_names[s->state], state_names[next]);
-    s->state = next;
-}
-
 static void
 session_free(struct ph_session *ss)
 {
@@ -46,12 +32,17 @@ session_free(struct ph_session *ss)
     free(s);
 }
 
+/* For the logs: state changes and the disconnect line (enum smtp_state). */
+static const char *const state_names[] = {
+    "greeting", "ready", "idle", "mail", "rcpt", "data", "bdat", "closing",
+};
+
 static void
 session_describe(struct ph_session *ss, char *buf, size_t cap)
 {
     ph_smtp_session *s = smtp_of(ss);
 
-    snprintf(buf, cap, "state=%s transactions=%u", state_names[s->state],
+    snprintf(buf, cap, "state=%s transactions=%u", state_names[s->ss.state],
              s->ntx);
 }
 
@@ -63,7 +54,7 @@ session_finish(struct ph_session *ss, const char *reason)
     ph_smtp_session *s = smtp_of(ss);
     ph_smtp_server  *srv = s->srv;
 
-    if (s->tx.sender != NULL || s->state == SMTP_S_DATA)
+    if (s->tx.sender != NULL || s->ss.state == SMTP_S_DATA)
         smtp_tx_reset(s, true);
     if (s->greeted && srv) {
         /* Plugins hear it; the program's cleanup runs whatever they say. */
@@ -93,11 +84,11 @@ say_421(ph_smtp_session *s, const char *enh, const char *line)
 void
 smtp_session_shutdown(ph_smtp_session *s, bool send_421)
 {
-    if (s->ss.dead || s->state == SMTP_S_CLOSING)
+    if (s->ss.dead || s->ss.state == SMTP_S_CLOSING)
         return;
     if (send_421)
         say_421(s, "4.3.2", "Service closing transmission channel");
-    smtp_set_state(s, SMTP_S_CLOSING);
+    ph_session_set_state(&s->ss, SMTP_S_CLOSING);
     ph_session_close(&s->ss);
 }
 
@@ -122,18 +113,21 @@ session_goodbye(struct ph_session *ss, int why)
     case PH_GOODBYE_ERRORS:
         say_421(s, "4.7.0", "Too many errors, closing connection");
         break;
+    case PH_GOODBYE_AUTH:
+        say_421(s, "4.7.0", "Too many failed logins, closing connection");
+        break;
     default:
         say_421(s, "4.3.2", "Service closing transmission channel");
         break;
     }
-    smtp_set_state(s, SMTP_S_CLOSING);
+    ph_session_set_state(&s->ss, SMTP_S_CLOSING);
 }
 
 void
 smtp_count_error(ph_smtp_session *s)
 {
     if (s->srv != NULL && !ph_session_error(&s->ss))
-        smtp_set_state(s, SMTP_S_CLOSING);
+        ph_session_set_state(&s->ss, SMTP_S_CLOSING);
 }
 
 /* Graceful shutdown: a transaction under way, or a command awaiting its
@@ -201,7 +195,7 @@ flag_check(ph_smtp_session *s, const struct smtp_verb *v, const char *arg)
 
     if (s->srv->mode == PH_SMTP_MODE_BARE)
         return 0;
-    if ((v->flags & SMTP_F_NEED_HELO) && s->state < SMTP_S_IDLE)
+    if ((v->flags & SMTP_F_NEED_HELO) && s->ss.state < SMTP_S_IDLE)
         msg = s->srv->mode == PH_SMTP_MODE_LMTP ? "Send LHLO first"
                                                 : "Send HELO/EHLO first";
     else if ((v->flags & SMTP_F_NOT_IN_DATA) && smtp_data_begun(s))
@@ -317,7 +311,7 @@ session_can_read(struct ph_session *ss)
 {
     ph_smtp_session *s = smtp_of(ss);
 
-    return s->expect == 0 && s->state != SMTP_S_CLOSING;
+    return s->expect == 0 && s->ss.state != SMTP_S_CLOSING;
 }
 
 /* One step of input: message data, or one command line. */
@@ -327,9 +321,9 @@ session_input(struct ph_session *ss)
     ph_smtp_session *s = smtp_of(ss);
     size_t           len;
 
-    if (s->state == SMTP_S_DATA)
+    if (s->ss.state == SMTP_S_DATA)
         return smtp_data_read(s);
-    if (s->state == SMTP_S_BDAT)
+    if (s->ss.state == SMTP_S_BDAT)
         return smtp_bdat_read(s);
     switch (ph_session_read_line(ss, &len)) {
     case PH_LINE_NONE:
@@ -351,6 +345,7 @@ session_input(struct ph_session *ss)
 }
 
 const struct ph_session_ops smtp_session_ops = {
+    .state_names = state_names,
     .tls_injected_event = "starttls_pipelining",
     .can_read = session_can_read,
     .input = session_input,
@@ -359,6 +354,7 @@ const struct ph_session_ops smtp_session_ops = {
     .describe = session_describe,
     .finish = session_finish,
     .shutdown = session_shutdown,
+    .auth_refused = smtp_auth_refused,
     .free = session_free,
 };
 
@@ -403,7 +399,7 @@ smtp_session_new(ph_smtp_server *srv, evutil_socket_t fd,
 bool
 smtp_in_transaction(const ph_smtp_session *s)
 {
-    return s->tx.sender != NULL || s->state == SMTP_S_DATA;
+    return s->tx.sender != NULL || s->ss.state == SMTP_S_DATA;
 }
 
 /* The first BDAT chunk was taken: the envelope is closed until the
@@ -419,7 +415,7 @@ smtp_data_begun(const ph_smtp_session *s)
 void
 smtp_tx_reset(ph_smtp_session *s, bool aborted)
 {
-    bool had_tx = s->tx.sender != NULL || s->state == SMTP_S_DATA;
+    bool had_tx = s->tx.sender != NULL || s->ss.state == SMTP_S_DATA;
 
     if (aborted && had_tx && !s->data_aborted && s->srv &&
         s->srv->cb.tx_abort)
@@ -431,6 +427,6 @@ smtp_tx_reset(ph_smtp_session *s, bool aborted)
     free(s->tx.rcpts);
     memset(&s->tx, 0, sizeof(s->tx));
     s->data_aborted = false;
-    if (s->state >= SMTP_S_MAIL && s->state <= SMTP_S_BDAT)
-        smtp_set_state(s, SMTP_S_IDLE);
+    if (s->ss.state >= SMTP_S_MAIL && s->ss.state <= SMTP_S_BDAT)
+        ph_session_set_state(&s->ss, SMTP_S_IDLE);
 }
