@@ -180,10 +180,8 @@ sasl_plain(ph_pop3_session *s, const char *b64, size_t len)
         return;
     }
     OPENSSL_cleanse(buf, sizeof(buf));
-    if (start_verify(s) == PH_PENDING && s->awaiting) {
-        s->ss.waiting = true;
-        ph_conn_pause_read(s->ss.conn);
-    }
+    if (start_verify(s) == PH_PENDING && s->awaiting)
+        ph_session_wait(&s->ss);
 }
 
 /* The client's line after "+ ": the SASL response, or "*" to cancel. */

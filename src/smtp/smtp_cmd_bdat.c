@@ -83,10 +83,8 @@ chunk_start(ph_smtp_session *s)
     s->bdat_skip = false;
     s->expect = 0;
     ph_session_set_state(&s->ss, SMTP_S_BDAT);
-    if (s->ss.waiting && !s->in_dispatch) {
-        s->ss.waiting = false;     /* a pending handler took it: read again */
-        ph_conn_resume_read(s->ss.conn);
-    }
+    if (s->ss.waiting && !s->in_dispatch)
+        ph_session_resume(&s->ss);  /* a pending handler took it: read on */
 }
 
 /* The default handler, and what a program's BDAT handler calls to take

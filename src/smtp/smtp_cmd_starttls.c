@@ -74,6 +74,6 @@ smtp_tls_ready(struct ph_session *ss)
     memset(&s->ss.lr, 0, sizeof(s->ss.lr));
     s->ss.lr.max = max;
     ph_session_set_state(&s->ss, SMTP_S_READY);
-    ph_conn_resume_read(s->ss.conn);
+    ph_session_resume(&s->ss);
 }
 
