@@ -201,7 +201,8 @@ struct ph_smtp_callbacks {
        or syntax error in the data, or the client vanishing. */
     void (*tx_abort)(ph_smtp_session *s);
     /* The seed's on_disconnect: last call for this session. Not called
-       for a connection refused by max_sessions (CONNECT never ran). */
+       for a connection refused by a connection limit (it never became
+       a session) nor before CONNECT ran. */
     void (*disconnect)(ph_smtp_session *s);
 };
 
