@@ -198,7 +198,9 @@ struct ph_smtp_callbacks {
     /* End of message. Default: 250 2.0.0 (one per recipient in LMTP). */
     enum ph_result (*eom)(ph_smtp_session *s);
     /* The transaction was dropped without eom: RSET, a new HELO, a size
-       or syntax error in the data, or the client vanishing. */
+       or syntax error in the data, or the client vanishing -- or after
+       eom, when a "response" plugin turned the program's 2xx to the
+       message into a 4xx/5xx (the client was told it was not taken). */
     void (*tx_abort)(ph_smtp_session *s);
     /* The seed's on_disconnect: last call for this session. Not called
        for a connection refused by a connection limit (it never became
