@@ -22,6 +22,10 @@ BOUNDS = {
     "max-auth-failures": (1, 1000),
     "max-auth-failures-per-address": (0, 1000000),
     "auth-failure-window": (1, 86400),
+    "max-connections": (0, 1000000),
+    "max-connections-per-address": (0, 1000000),
+    "max-session-time": (0, 604800),
+    "max-noop-commands": (0, 1000000),
 }
 
 # Not a number, whatever the option.
