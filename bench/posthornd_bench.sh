@@ -26,8 +26,10 @@
 # nothing else is signalled); posthornd gets a new temporary directory
 # (mktemp -d under $BENCH_TMP, else $TMPDIR, else /tmp) with a users file
 # holding bench@bench.test:{PLAIN}bench and is started as
-#   posthornd --smtp 127.0.0.1:PORT --pop3 127.0.0.1:PORT+1 --mail-root DIR/mail --users DIR/users [--user root]
-# (--user root only when run as root: posthornd requires --user then), and
+#   posthornd --smtp 127.0.0.1:PORT --pop3 127.0.0.1:PORT+1 --mail-root DIR/mail --users DIR/users --max-connections-per-address 0 [--user root]
+# (every session comes from 127.0.0.1: without the per-address limit's
+# default of 30, 50 parallel sessions are not refused; --user root only
+# when run as root: posthornd requires --user then), and
 # is ready when it logs "event=ready"; esmtp_sink is started as
 #   esmtp_sink -q -a 127.0.0.1 PORT
 # Then a 200-message warm-up, then the timed run. Measured: wall time,
@@ -102,7 +104,8 @@ start_server() { # NAME LOGFILE; posthornd: a fresh RUN_DIR
         RUN_DIR=$(mktemp -d "$TMP_BASE/posthornd_bench.XXXXXX") || die "mktemp failed"
         printf 'bench@bench.test:{PLAIN}bench\n' > "$RUN_DIR/users"
         SRV_ARGV=("$PHD" --smtp "127.0.0.1:$PORT" --pop3 "127.0.0.1:$PORT2"
-                  --mail-root "$RUN_DIR/mail" --users "$RUN_DIR/users")
+                  --mail-root "$RUN_DIR/mail" --users "$RUN_DIR/users"
+                  --max-connections-per-address 0)
         [[ $(id -u) -eq 0 ]] && SRV_ARGV+=(--user root) ;;
     esmtp_sink)
         SRV_ARGV=("$ESMTP" -q -a 127.0.0.1 "$PORT") ;;

@@ -19,7 +19,7 @@ enum {
     O_MAIL_ROOT, O_USERS, O_DOMAIN, O_HOSTNAME, O_TLS_CERT, O_TLS_KEY,
     O_MAX_SIZE, O_MAX_RCPT, O_IDLE, O_AUTH_DELAY, O_USER, O_AUTH_PLAIN,
     O_ANY_SENDER, O_TLS_CIPHERS, O_TLS_SUITES, O_AUTH_MAX, O_AUTH_MAX_ADDR,
-    O_AUTH_WINDOW,
+    O_AUTH_WINDOW, O_MAX_CONN, O_MAX_CONN_ADDR, O_SESSION_TIME, O_MAX_NOOP,
 };
 
 static const struct option long_opts[] = {
@@ -48,6 +48,11 @@ static const struct option long_opts[] = {
     { "max-auth-failures-per-address", required_argument, NULL,
       O_AUTH_MAX_ADDR },
     { "auth-failure-window", required_argument, NULL, O_AUTH_WINDOW },
+    { "max-connections", required_argument, NULL, O_MAX_CONN },
+    { "max-connections-per-address", required_argument, NULL,
+      O_MAX_CONN_ADDR },
+    { "max-session-time", required_argument, NULL, O_SESSION_TIME },
+    { "max-noop-commands", required_argument, NULL, O_MAX_NOOP },
     { "auth-plaintext", no_argument, NULL, O_AUTH_PLAIN },
     { "allow-any-sender", no_argument, NULL, O_ANY_SENDER },
     { "help", no_argument, NULL, 'h' },
@@ -67,7 +72,9 @@ pd_usage(void)
         "  --smtps ADDR:PORT  --pop3s ADDR:PORT  --tls-cert FILE  --tls-key FILE\n"
         "  --tls-ciphers LIST  --tls-ciphersuites LIST  --auth-plaintext\n"
         "  --allow-any-sender  --max-auth-failures N\n"
-        "  --max-auth-failures-per-address N  --auth-failure-window SECONDS\n");
+        "  --max-auth-failures-per-address N  --auth-failure-window SECONDS\n"
+        "  --max-connections N  --max-connections-per-address N\n"
+        "  --max-session-time SECONDS  --max-noop-commands N\n");
 }
 
 static int
@@ -117,6 +124,17 @@ static const struct num_opt num_opts[] = {
       1000000, "failed logins, 0: no limit" },
     { O_AUTH_WINDOW, NUM_FIELD(auth_failure_window), NUM_UINT, 1, 86400,
       "seconds" },
+    /* The connection limits count for the whole daemon (one
+       ph_conn_limits shared by every listener); the upper bounds are
+       far above what one process can hold open anyway. */
+    { O_MAX_CONN, NUM_FIELD(max_connections), NUM_UINT, 0, 1000000,
+      "connections, 0: no limit" },
+    { O_MAX_CONN_ADDR, NUM_FIELD(max_connections_addr), NUM_UINT, 0,
+      1000000, "connections, 0: no limit" },
+    { O_SESSION_TIME, NUM_FIELD(max_session_time), NUM_UINT, 0, 604800,
+      "seconds, 0: no limit" },
+    { O_MAX_NOOP, NUM_FIELD(max_noop_commands), NUM_UINT, 0, 1000000,
+      "commands, 0: no limit" },
 };
 
 static const struct num_opt *
@@ -307,6 +325,10 @@ set_defaults(struct pd_config *c)
     c->max_auth_failures = 3;
     c->max_auth_failures_addr = 10;
     c->auth_failure_window = 300;
+    c->max_connections = 1000;
+    c->max_connections_addr = 30;   /* posthornd(8) says why 30 */
+    c->max_session_time = 3600;
+    c->max_noop_commands = 100;
     c->mail_root_default = c->users_default = true;
 }
 

@@ -41,6 +41,16 @@ pd_log(const char *fmt, ...)
 }
 
 void
+pd_log_warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v("warn", fmt, ap);
+    va_end(ap);
+}
+
+void
 pd_log_error(const char *fmt, ...)
 {
     va_list ap;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +121,27 @@ drop_privileges(const struct pd *d)
     return 0;
 }
 
+/* The connection limits, and whether the descriptors the daemon will
+   have (the hard limit: it raises its soft limit to it) hold them. A
+   shortfall is a warning, not an error: the daemon lowers the number. */
+static void
+check_connections(const struct pd_config *c)
+{
+    struct rlimit rl;
+    unsigned      fit;
+
+    printf("posthornd: connections: %u in all, %u per address (0: no "
+           "limit)\n", c->max_connections, c->max_connections_addr);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    fit = pd_fd_fit(c->max_connections, (unsigned long long)rl.rlim_max);
+    if (c->max_connections != 0 && fit < c->max_connections)
+        printf("posthornd: warning: max-connections %u plus %u reserved "
+               "descriptors exceed the hard limit of %llu: posthornd will "
+               "accept %u connections\n", c->max_connections,
+               pd_fd_reserve(), (unsigned long long)rl.rlim_max, fit);
+}
+
 static int
 check_config(struct pd *d)
 {
@@ -136,8 +158,11 @@ check_config(struct pd *d)
                ph_passwd_count(d->pw));
     for (size_t i = 0; rc == 0 && i < d->nlocal; i++)
         printf(" %s", d->local[i]);
-    if (rc == 0)
-        printf("\nposthornd: configuration OK\n");
+    if (rc == 0) {
+        printf("\n");
+        check_connections(&d->cfg);
+        printf("posthornd: configuration OK\n");
+    }
     return rc == 0 ? 0 : 1;
 }
 
@@ -178,6 +203,7 @@ cleanup(struct pd *d)
     ph_passwd_free(d->pw);
     ph_tls_ctx_free(d->tls);
     ph_auth_guard_free(d->guard);
+    ph_conn_limits_free(d->climits);    /* after every server using it */
     for (size_t i = 0; i < d->nlocal; i++)
         free(d->local[i]);
     ph_loop_free(d->loop);
@@ -219,7 +245,7 @@ main(int argc, char **argv)
     }
     if (add_defaults(&d.cfg) != 0 || pd_first_run(&d) != 0 ||
         pd_users_load(&d, true) != 0 || pd_tls_start(&d) != 0 ||
-        pd_guard_start(&d) != 0 ||
+        pd_guard_start(&d) != 0 || pd_conn_limits_start(&d) != 0 ||
         (d.loop = ph_loop_new()) == NULL)
         goto out;
     ph_loop_set_log(d.loop, PH_LOG_INFO, ph_log_stderr, NULL);

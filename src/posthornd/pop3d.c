@@ -63,7 +63,14 @@ start_one(struct pd *d, const char *addr, bool implicit)
                     .max_auth_failures = c->max_auth_failures,
                     .max_auth_failures_per_addr = c->max_auth_failures_addr
                         ? c->max_auth_failures_addr : PH_POP3_NO_LIMIT,
-                    .auth_fail_window = c->auth_failure_window },
+                    .auth_fail_window = c->auth_failure_window,
+                    .max_session_time = c->max_session_time
+                        ? c->max_session_time : PH_POP3_NO_LIMIT,
+                    .max_noop_commands = c->max_noop_commands
+                        ? c->max_noop_commands : PH_POP3_NO_LIMIT },
+        /* Counted with the SMTP sessions: one client address holds at
+           most max-connections-per-address of the whole daemon. */
+        .conn_limits = d->climits,
         .tls = d->tls,
         .auth_plaintext = c->auth_plaintext,
         .auth_guard = d->guard });

@@ -38,6 +38,10 @@ struct pd_config {
     unsigned       max_auth_failures;       /* per session */
     unsigned       max_auth_failures_addr;  /* per address; 0: none */
     unsigned       auth_failure_window;     /* seconds */
+    unsigned       max_connections;         /* whole daemon; 0: none */
+    unsigned       max_connections_addr;    /* per address; 0: none */
+    unsigned       max_session_time;        /* seconds; 0: none */
+    unsigned       max_noop_commands;       /* in a row; 0: none */
     bool           auth_plaintext;   /* AUTH/USER without TLS */
     bool           any_sender;       /* submission: any MAIL FROM */
     bool           mail_root_default, users_default;
@@ -52,6 +56,10 @@ struct pd {
     ph_passwd        *pw;            /* replaced on SIGHUP */
     ph_tls_ctx       *tls;           /* NULL without --tls-cert */
     ph_auth_guard    *guard;         /* failed logins, all listeners */
+    ph_conn_limits   *climits;       /* sessions, all listeners; freed
+                                        after the servers */
+    unsigned          max_connections; /* in force: cfg's, lowered to
+                                          the descriptors available */
     char             *local[PD_MAX_DOMAINS + 1];
     size_t            nlocal;
     ph_smtp_server   *smtp[4 * PD_MAX_LISTEN];
@@ -82,6 +90,13 @@ const char *pd_clean(const char *in, char *buf, size_t cap);
 int  pd_tls_start(struct pd *d);
 int  pd_tls_reload(struct pd *d, const struct pd_config *n);
 
+/* connlimits.c: raises RLIMIT_NOFILE, logs it, makes d->climits */
+int      pd_conn_limits_start(struct pd *d);
+/* The connections that fit in soft descriptors besides the reserve
+   (wanted, or fewer; 0 wanted: as many as fit; never 0). */
+unsigned pd_fd_fit(unsigned wanted, unsigned long long soft);
+unsigned pd_fd_reserve(void);
+
 /* smtpd.c, pop3d.c */
 enum pd_kind { PD_SMTP, PD_SUBMISSION, PD_LMTP };
 int pd_smtp_start(struct pd *d);
@@ -92,8 +107,10 @@ int pd_pop3_start(struct pd *d);
 int pd_maildir_path(const struct pd *d, const char *local, const char *domain,
                     char *buf, size_t cap);
 
-/* log.c: "info ..." and "error ..." lines on stderr */
+/* log.c: "info ...", "warn ..." and "error ..." lines on stderr */
 void pd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pd_log_warn(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 void pd_log_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 /* "event=listening service=smtp addr=127.0.0.1:2525": the address a

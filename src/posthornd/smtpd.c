@@ -522,7 +522,14 @@ pd_smtp_server_new(struct pd *d, enum pd_kind kind, bool implicit)
                     .max_auth_failures = c->max_auth_failures,
                     .max_auth_failures_per_addr = c->max_auth_failures_addr
                         ? c->max_auth_failures_addr : PH_SMTP_NO_LIMIT,
-                    .auth_fail_window = c->auth_failure_window },
+                    .auth_fail_window = c->auth_failure_window,
+                    .max_session_time = c->max_session_time
+                        ? c->max_session_time : PH_SMTP_NO_LIMIT,
+                    .max_noop_commands = c->max_noop_commands
+                        ? c->max_noop_commands : PH_SMTP_NO_LIMIT },
+        /* One count of sessions for the whole daemon, LMTP included
+           (NULL in the fuzz target: the server makes its own). */
+        .conn_limits = d->climits,
         /* LMTP is local delivery from a trusted MTA: no TLS there. */
         .tls = kind == PD_LMTP ? NULL : d->tls,
         .auth_plaintext = c->auth_plaintext,

@@ -26,6 +26,10 @@
  *               line
  *   --auth-plaintext  allow plaintext logins despite the TLS context
  *   --tls-timeout SECS  tls_handshake_timeout
+ *   --max-sessions N            max_sessions (same as -N)
+ *   --max-per-addr N            max_sessions_per_addr
+ *   --max-noops N|none          max_noop_commands
+ *   --max-session-time S|none   max_session_time
  *
  * Users: alice/wonderland, bob/builder; user U's Maildir is MAILROOT/U.
  * SIGTERM/SIGINT: shutdown, then everything is freed and it exits 0.
@@ -252,7 +256,9 @@ usage(void)
     fprintf(stderr, "usage: pop3_testd [-p PORT] [-d MS] [-t SECS] [-e N] "
             "[-l N] [-N N] [-n] [-A] [-P MS] [-R OLD=NEW] [-X TEXT] [-E] "
             "[-v] [--tls-cert FILE --tls-key FILE [--pop3s ADDR] "
-            "[--auth-plaintext] [--tls-timeout SECS]] MAILROOT\n");
+            "[--auth-plaintext] [--tls-timeout SECS]] [--max-sessions N] "
+            "[--max-per-addr N] [--max-noops N|none] "
+            "[--max-session-time S|none] MAILROOT\n");
     exit(2);
 }
 
@@ -290,6 +296,14 @@ tls_context(const char *cert, const char *key)
     return t;
 }
 
+/* A number, or "none" for PH_POP3_NO_LIMIT. */
+static unsigned
+num_or_none(const char *s)
+{
+    return strcmp(s, "none") == 0 ? PH_POP3_NO_LIMIT
+                                  : (unsigned)strtoul(s, NULL, 10);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -306,6 +320,10 @@ main(int argc, char **argv)
         { "pop3s", required_argument, NULL, 's' },
         { "auth-plaintext", no_argument, NULL, 'a' },
         { "tls-timeout", required_argument, NULL, 'T' },
+        { "max-sessions", required_argument, NULL, 'N' },
+        { "max-per-addr", required_argument, NULL, 'M' },
+        { "max-noops", required_argument, NULL, 'O' },
+        { "max-session-time", required_argument, NULL, 'S' },
         { NULL, 0, NULL, 0 },
     };
     ph_plugin   rw = { .ops = &rw_ops };
@@ -328,6 +346,10 @@ main(int argc, char **argv)
         case 'e': o.limits.max_errors = (unsigned)atoi(optarg); break;
         case 'l': o.limits.max_line_len = (size_t)atoi(optarg); break;
         case 'N': o.limits.max_sessions = (unsigned)atoi(optarg); break;
+        case 'M': o.limits.max_sessions_per_addr = (unsigned)atoi(optarg);
+                  break;
+        case 'O': o.limits.max_noop_commands = num_or_none(optarg); break;
+        case 'S': o.limits.max_session_time = num_or_none(optarg); break;
         case 'n': o.handle_connects = -1; break;
         case 'A': o.apop = true; break;
         case 'P': g_pending_ms = (unsigned)atoi(optarg); break;

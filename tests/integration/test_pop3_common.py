@@ -164,8 +164,12 @@ class Pop3:
     """A raw POP3 client: every read has a timeout."""
 
     def __init__(self, port, host="127.0.0.1", timeout=phtest.TIMEOUT,
-                 greeting=True):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+                 greeting=True, source=None):
+        """source: the client address to connect from (127.0.0.2: another
+        client on loopback)."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.timeout = timeout
         self.buf = b""
         self.greeting = self.line() if greeting else None

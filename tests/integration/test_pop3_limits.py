@@ -1,6 +1,7 @@
 """POP3 limits and authentication knobs, through pop3_testd: max_errors,
-idle_timeout, max_line_len, auth_fail_delay_ms, max_sessions, APOP,
-an asynchronous (timer-based) verify, and handle_connects off."""
+idle_timeout, max_line_len, auth_fail_delay_ms, max_sessions,
+max_sessions_per_addr, max_noop_commands, max_session_time, APOP, an
+asynchronous (timer-based) verify, and handle_connects off."""
 
 import hashlib
 import re
@@ -125,6 +126,111 @@ class Limits(Pop3TestCase):
         time.sleep(0.1)
         c = self.pop(srv)
         self.assertTrue(c.greeting.startswith("+OK"))
+
+
+REFUSED = "-ERR [SYS/TEMP] Too many connections, try again later"
+NOOPS = "-ERR [SYS/TEMP] Too many commands without progress"
+EXPIRED = "-ERR [SYS/TEMP] Session time limit exceeded"
+
+
+class SessionLimits(Pop3TestCase):
+    """max_sessions_per_addr, max_sessions, max_noop_commands and
+    max_session_time, through real sockets on loopback (127.0.0.2 and
+    127.0.0.3 are other client addresses)."""
+
+    def served(self, srv, source="127.0.0.1"):
+        """A session from source, greeted, its connect logged (-v), so
+        that the log of anything before it is complete."""
+        c = self.pop(srv, source=source)
+        self.assertTrue(c.greeting.startswith("+OK "), c.greeting)
+        host, port = c.sock.getsockname()
+        hit = srv.wait_err(r"session=\S+ event=connect peer=%s:%d "
+                           % (re.escape(host), port))[0]
+        c.sid = re.search(r"session=(\S+)", hit).group(1)
+        return c
+
+    def refused(self, srv, source="127.0.0.1"):
+        c = self.pop(srv, source=source, greeting=False)
+        self.assertEqual(c.line(), REFUSED)
+        c.expect_eof()
+
+    def quit(self, srv, c):
+        c.ok("QUIT")
+        c.expect_eof()
+        srv.wait_err(r"session=%s event=disconnect " % c.sid)
+
+    def count(self, srv, pattern):
+        with srv.cond:
+            return len([l for l in srv.err if re.search(pattern, l)])
+
+    def test_per_address_limit(self):
+        srv = self.start_pop3_testd("--max-per-addr", "2", "-v")
+        held = [self.served(srv) for _ in range(2)]
+        for _ in range(3):
+            self.refused(srv)
+        other = self.served(srv, "127.0.0.2")       # another address
+        other.login()
+        hits = srv.wait_err(r"warn event=connection_refused .*"
+                            r"peer=127\.0\.0\.1\S* limit=per_address "
+                            r"refused=1$")
+        self.assertEqual(self.count(srv, "connection_refused"), 1, hits)
+        # A session that ends gives its place back.
+        self.quit(srv, held[0])
+        self.served(srv).ok("CAPA")
+        self.refused(srv)
+        self.assertEqual(self.count(srv, "connection_refused"), 1)
+
+    def test_total_limit(self):
+        srv = self.start_pop3_testd("--max-sessions", "2", "-v")
+        first = self.served(srv, "127.0.0.1")
+        self.served(srv, "127.0.0.2")
+        self.refused(srv, "127.0.0.3")
+        self.refused(srv, "127.0.0.1")
+        srv.wait_err(r"warn event=connection_refused .*limit=total "
+                     r"refused=1$")
+        self.quit(srv, first)
+        self.served(srv, "127.0.0.3").login()
+        self.assertEqual(self.count(srv, "connection_refused"), 1)
+
+    def test_noop_limit(self):
+        srv = self.start_pop3_testd("--max-noops", "3")
+        before = self.mail.files()
+        c = self.pop(srv)
+        c.login()                       # progress: the count starts at 0
+        c.ok("DELE 2")                  # progress too
+        c.ok("NOOP")
+        c.ok("STAT")
+        c.ok("NOOP")                    # 3: the limit, still answered
+        c.ok("RETR 1")                  # progress: counting starts again
+        c.multi()
+        for verb in ("STAT", "NOOP", "STAT"):
+            c.ok(verb)
+        self.assertEqual(c.cmd("NOOP"), NOOPS)
+        c.expect_eof()
+        # Closed without UPDATE: DELE 2 deleted nothing.
+        self.assertEqual(self.mail.files(), before)
+
+    def test_noop_limit_none(self):
+        srv = self.start_pop3_testd("--max-noops", "none")
+        c = self.pop(srv)
+        c.login()
+        c.send("NOOP\r\n" * 300)
+        for _ in range(300):
+            self.assertEqual(c.line(), "+OK")
+        c.ok("QUIT")
+
+    def test_session_time_limit(self):
+        srv = self.start_pop3_testd("--max-session-time", "1", "-t", "30")
+        before = self.mail.files()
+        c = self.pop(srv)
+        c.login()
+        c.ok("DELE 1")
+        t0 = time.monotonic()
+        self.assertEqual(c.line(timeout=5), EXPIRED)
+        self.assertGreater(time.monotonic() - t0, 0.3)
+        c.expect_eof()
+        self.assertEqual(self.mail.files(), before)     # no UPDATE
+        self.wait_unlocked(srv).ok("QUIT")
 
 
 class Apop(Pop3TestCase):

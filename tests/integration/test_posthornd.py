@@ -42,9 +42,12 @@ class DaemonCase(phtest.TestCase):
             f.write(USERS)
         os.mkdir(self.root)
 
-    def start_daemon(self, *extra, cwd=None, defaults=True):
-        argv = [DAEMON, "--smtp", ANY, "--lmtp", ANY, "--pop3", ANY,
-                "--hostname", "mx.test", "--auth-fail-delay", "0"]
+    def start_daemon(self, *extra, cwd=None, defaults=True, wrap=()):
+        """wrap: argv run before posthornd's (it must exec it, keeping
+        the PID), e.g. to lower its descriptor limit."""
+        argv = list(wrap) + [
+            DAEMON, "--smtp", ANY, "--lmtp", ANY, "--pop3", ANY,
+            "--hostname", "mx.test", "--auth-fail-delay", "0"]
         if defaults:
             argv += ["--mail-root", self.root, "--users", self.users]
         if os.geteuid() == 0:

@@ -22,6 +22,10 @@ BOUNDS = {
     "max-auth-failures": (1, 1000),
     "max-auth-failures-per-address": (0, 1000000),
     "auth-failure-window": (1, 86400),
+    "max-connections": (0, 1000000),
+    "max-connections-per-address": (0, 1000000),
+    "max-session-time": (0, 604800),
+    "max-noop-commands": (0, 1000000),
 }
 
 # Not a number, whatever the option.
@@ -101,6 +105,31 @@ class NumericOptions(phtest.TestCase):
             self.assertIn("posthornd: %s:%d: bad value for '%s' (%d to %d "
                           % ((path, n, o) + BOUNDS[o]), err)
         self.assertEqual(err.count("bad value"), len(bad), err)
+
+    def test_check_config_reports_connection_limits(self):
+        r = self.check()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"posthornd: connections: 1000 in all, 30 per "
+                      b"address (0: no limit)\n", r.stdout)
+        r = self.check("--max-connections", "0",
+                       "--max-connections-per-address", "0")
+        self.assertIn(b"connections: 0 in all, 0 per address", r.stdout)
+
+    def test_check_config_warns_when_descriptors_are_short(self):
+        import resource
+
+        def low():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+
+        r = subprocess.run(
+            [DAEMON, "--check-config", "--users", self.users,
+             "--max-connections", "50"],
+            capture_output=True, timeout=10, cwd=self.dir,
+            stdin=subprocess.DEVNULL, preexec_fn=low)
+        self.assertEqual(r.returncode, 0, r.stderr)     # a warning only
+        self.assertIn(b"posthornd: warning: max-connections 50 plus 64 "
+                      b"reserved descriptors exceed the hard limit of 100: "
+                      b"posthornd will accept 36 connections\n", r.stdout)
 
     def test_without_check_config_bad_value_is_usage_error(self):
         r = self.check("--max-recipients", "0")
