@@ -59,12 +59,3 @@ pd_log_error(const char *fmt, ...)
     log_v("error", fmt, ap);
     va_end(ap);
 }
-
-void
-pd_log_listening(const char *service, const struct sockaddr_storage *ss)
-{
-    char addr[160];
-
-    pd_log("event=listening service=%s addr=%s", service,
-           ph_addr_format((const struct sockaddr *)ss, addr, sizeof(addr)));
-}

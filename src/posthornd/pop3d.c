@@ -52,8 +52,6 @@ start_one(struct pd *d, const char *addr, bool implicit)
 {
     const struct pd_config *c = &d->cfg;
     ph_pop3_server         *srv;
-    struct sockaddr_storage ss;
-    socklen_t               len = sizeof(ss);
 
     srv = ph_pop3_server_new(d->loop, &(struct ph_pop3_options){
         .alias = implicit ? "pop3s" : "pop3", .hostname = c->hostname,
@@ -80,8 +78,6 @@ start_one(struct pd *d, const char *addr, bool implicit)
         ph_pop3_server_free(srv);
         return -1;
     }
-    if (ph_pop3_server_getsockname(srv, 0, &ss, &len) == 0)
-        pd_log_listening(implicit ? "pop3s" : "pop3", &ss);
     ph_pop3_server_set_verify(srv, verify, d);
     d->pop3[d->npop3++] = srv;
     return 0;

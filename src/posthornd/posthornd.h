@@ -113,8 +113,5 @@ void pd_log_warn(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 void pd_log_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
-/* "event=listening service=smtp addr=127.0.0.1:2525": the address a
-   listener got (port 0 in the configuration picks a free one). */
-void pd_log_listening(const char *service, const struct sockaddr_storage *ss);
 
 #endif

@@ -554,9 +554,7 @@ pd_smtp_server_new(struct pd *d, enum pd_kind kind, bool implicit)
 static int
 start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
 {
-    ph_smtp_server         *srv = pd_smtp_server_new(d, kind, implicit);
-    struct sockaddr_storage ss;
-    socklen_t               len = sizeof(ss);
+    ph_smtp_server *srv = pd_smtp_server_new(d, kind, implicit);
 
     if (srv == NULL || (implicit ? ph_smtp_server_listen_tls(srv, addr)
                                  : ph_smtp_server_listen(srv, addr)) != 0) {
@@ -564,8 +562,6 @@ start_one(struct pd *d, const char *addr, enum pd_kind kind, bool implicit)
         ph_smtp_server_free(srv);
         return -1;
     }
-    if (ph_smtp_server_getsockname(srv, 0, &ss, &len) == 0)
-        pd_log_listening(ph_smtp_server_alias(srv), &ss);
     d->smtp[d->nsmtp++] = srv;
     return 0;
 }

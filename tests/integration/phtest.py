@@ -240,10 +240,12 @@ class Server:
             time.sleep(0.02)
 
     LISTENING_RE = re.compile(
-        r"event=listening service=(\S+) addr=(\S+):(\d+)$")
+        r"event=listen server=(\S+) addr=(\S+):(\d+) ")
 
     def listening(self):
-        """{service: [port, ...]} from posthornd's event=listening lines
+        """{server alias: [port, ...]} from the event=listen lines (posthornd
+        names its servers after their service: smtp, submission, smtps,
+        lmtp, pop3, pop3s)
         (it binds port 0 and says which port it got: no free-port race).
         Call after event=ready."""
         ports = {}
