@@ -176,6 +176,34 @@ login(struct h *h)
 
 /* ---- tests ---------------------------------------------------------- */
 
+/* ph_pop3_reply_lines refuses a line with CR or LF before writing
+   anything (as ph_smtp_reply_lines does): one reply, no injection. */
+static enum ph_result
+xlines(ph_pop3_session *s, const char *verb, size_t argc,
+       const char *const *argv)
+{
+    const char *bad[] = { "one", "two\r\n+OK injected" };
+    const char *good[] = { ".dot", "plain" };
+
+    assert_int_equal(ph_pop3_reply_lines(s, "never", bad, 2), PH_EINVAL);
+    assert_int_equal(ph_pop3_reply_lines(s, "lines", good, 2), 0);
+    return PH_OK;
+}
+
+static void
+test_reply_lines_refuse_crlf(void **state)
+{
+    struct h h;
+
+    (void)state;
+    h_start(&h, PH_DROP_OK);
+    assert_int_equal(ph_pop3_server_set_handler(h.srv, "XLINES", xlines), 0);
+    h_say(&h, NULL);
+    assert_string_equal(h_say(&h, "XLINES\r\n"),
+                        "+OK lines\r\n..dot\r\nplain\r\n.\r\n");
+    h_stop(&h);
+}
+
 static void
 test_states(void **state)
 {
@@ -437,6 +465,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_states),
+        cmocka_unit_test(test_reply_lines_refuse_crlf),
         cmocka_unit_test(test_dele_only_in_update),
         cmocka_unit_test(test_rset_and_drop),
         cmocka_unit_test(test_retr_wire_form),
