@@ -93,6 +93,18 @@ bench_build() {
         || { tail -n 20 "$OUT_DIR/cmake.log" >&2; die "build failed"; }
 }
 
+# build_desc DIR: "CMake TYPE, COMPILER; commit C" of the CMake build in
+# DIR (its cache names the source tree and the build type), for the results
+# of a run on a prebuilt PH_BUILD_DIR
+build_desc() {
+    local src type
+    src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$1/CMakeCache.txt" 2>/dev/null)
+    type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$1/CMakeCache.txt" 2>/dev/null)
+    printf 'CMake %s (prebuilt in %s), %s; commit %s' "${type:-?}" "$1" \
+        "$(cc --version 2>/dev/null | head -n1)" \
+        "$(git -C "${src:-$1}" rev-parse --short HEAD 2>/dev/null || echo '?')"
+}
+
 # ---------------------------------------------------------------- servers
 SRV_PID=
 start_server_argv() { # LOGFILE: runs "${SRV_ARGV[@]}" in a new session

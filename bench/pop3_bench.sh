@@ -33,6 +33,12 @@
 #   -n         do not touch docs/PERFORMANCE.md (print the results only)
 #   -k         keep the temporary directory (Maildirs, Dovecot config, logs)
 #
+# PH_BUILD_DIR (env): a CMake build directory made beforehand (e.g. by
+# `make build`, or of another commit's worktree): its examples/pop3_server
+# is measured as it is, nothing of posthorn is built. Default: the script
+# builds pop3_server (Release) from this tree in BENCH_BUILD_DIR
+# (build-bench/). pop3load is built in BENCH_BUILD_DIR either way.
+#
 # Scenarios (default: all; user bench, password bench, USER/PASS):
 #   login-c1    1 connection at a time:   USER, PASS, STAT, QUIT  x 1000
 #   login-c10   10 connections at a time: USER, PASS, STAT, QUIT  x 3000
@@ -166,7 +172,15 @@ LOADGEN=$BUILD_DIR/pop3load
 cc -O2 -Wall -Wextra -o "$LOADGEN" "$ROOT/bench/pop3load.c" || die "cannot build pop3load"
 
 POP3D=$BUILD_DIR/examples/pop3_server
-if [[ $NEED_POSTHORN -eq 1 ]]; then
+BUILT="CMake Release, $(cc --version 2>/dev/null | head -n1); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$ROOT" status --porcelain -- src include examples 2>/dev/null) ]] && echo ' plus the uncommitted changes in src/include/examples of the working tree at the time')"
+if [[ -n ${PH_BUILD_DIR:-} ]]; then
+    POP3D=$PH_BUILD_DIR/examples/pop3_server
+    BUILT="$(build_desc "$PH_BUILD_DIR")"
+fi
+if [[ $NEED_POSTHORN -eq 1 && -n ${PH_BUILD_DIR:-} ]]; then
+    [[ -x $POP3D ]] || die "$POP3D missing (PH_BUILD_DIR)"
+    log "using the prebuilt $POP3D ($BUILT)"
+elif [[ $NEED_POSTHORN -eq 1 ]]; then
     why=
     if [[ $(grep -c . "$ROOT/examples/pop3_server.c" 2>/dev/null || echo 0) -lt 10 ]]; then
         why="examples/pop3_server.c is missing or still a stub"
@@ -517,7 +531,7 @@ SECTION=$(mktemp)
     fi
     echo "- Machine: \`nproc\` = $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; kernel $(uname -r); $( . /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-unknown OS}")."
     if [[ $NEED_POSTHORN -eq 1 ]]; then
-        echo "- posthorn: examples/pop3_server, CMake Release, $(cc --version 2>/dev/null | head -n1); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$ROOT" status --porcelain -- src include examples 2>/dev/null) ]] && echo ' plus the uncommitted changes in src/include/examples of the working tree at the time')."
+        echo "- posthorn: examples/pop3_server, $BUILT."
     else
         echo "- posthorn: **not measured** in this run (examples/pop3_server was not available: ${why:-not requested})."
     fi

@@ -16,6 +16,11 @@
 #              rated by the messages it completed and flagged 'timebound'
 #   -n         do not touch docs/PERFORMANCE.md (print the results only)
 #
+# PH_BUILD_DIR (env): a CMake build directory made beforehand (e.g. by
+# `make build`, or of another commit's worktree): its examples/esmtp_sink is
+# measured as it is, nothing is built. Default: the script builds
+# esmtp_sink (Release) from this tree in BENCH_BUILD_DIR (build-bench/).
+#
 # Scenarios (1 KiB messages, sender a@x.test, recipient b@y.test):
 #   reuse    smtp-source -d -s 20 -m 20000 -l 1024   (20 sessions, connections reused)
 #   newconn  smtp-source    -s 20 -m 5000  -l 1024   (a new connection per message)
@@ -66,9 +71,16 @@ if [[ ! -x $SINK || ! -x $SOURCE ]]; then
 fi
 command -v cmake > /dev/null || { sh "$ROOT/scripts/deps.sh" || exit 1; }
 
-log "building esmtp_sink (Release) in $BUILD_DIR"
-bench_build "$BUILD_DIR" "$(nproc)" esmtp_sink
-ESMTP=$BUILD_DIR/examples/esmtp_sink
+if [[ -n ${PH_BUILD_DIR:-} ]]; then
+    ESMTP=$PH_BUILD_DIR/examples/esmtp_sink
+    BUILT="$(build_desc "$PH_BUILD_DIR")"
+    log "using the prebuilt $ESMTP ($BUILT)"
+else
+    log "building esmtp_sink (Release) in $BUILD_DIR"
+    bench_build "$BUILD_DIR" "$(nproc)" esmtp_sink
+    ESMTP=$BUILD_DIR/examples/esmtp_sink
+    BUILT="CMake Release, $(cc --version 2>/dev/null | head -n1); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$ROOT" status --porcelain -- src include examples 2>/dev/null) ]] && echo ' plus the uncommitted changes in src/include/examples of the working tree at the time')"
+fi
 [[ -x $ESMTP ]] || die "$ESMTP not built"
 
 # ---------------------------------------------------------------- servers
@@ -236,7 +248,7 @@ SECTION=$(mktemp)
     echo
     echo "- Date: $T_START to $T_END; $ROUNDS rounds, servers alternating."
     echo "- Machine: \`nproc\` = $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; kernel $(uname -r); $( . /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-unknown OS}")."
-    echo "- posthorn: esmtp_sink, CMake Release, $(cc --version 2>/dev/null | head -n1); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$ROOT" status --porcelain -- src include examples 2>/dev/null) ]] && echo ' plus the uncommitted changes in src/include/examples of the working tree at the time')."
+    echo "- posthorn: esmtp_sink, $BUILT."
     echo "- smtp-sink / smtp-source: $(dpkg-query -W -f='postfix ${Version}' postfix 2>/dev/null) (Debian)."
     echo "- Packets sent on non-loopback interfaces during the whole run (any process on the machine): $(( $(nonlo_tx) - NONLO0 ))."
     echo
