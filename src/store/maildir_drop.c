@@ -187,16 +187,35 @@ md_list(struct ph_drop *d, const char *sub, uint8_t in_cur)
     return err == 0 ? PH_DROP_OK : PH_DROP_TEMP;
 }
 
+/* The microseconds of a "<sec>.M<usec>..." name (the Maildir spec's
+   modern form, ours and Dovecot's), or -1. Not zero-padded, so they must
+   be compared as numbers: "M98765" came before "M123456". */
+static long
+md_usec(const char *name)
+{
+    const char *m = strchr(name, '.');
+
+    if (m == NULL || m[1] != 'M' || m[2] < '0' || m[2] > '9')
+        return -1;
+    return strtol(m + 2, NULL, 10);
+}
+
 /* Delivery order: the leading integer of a Maildir name is the delivery
-   time; the name breaks ties so the order is the same every session. */
+   time, then its microseconds; the name breaks ties so the order is the
+   same every session. */
 static int
 md_cmp(const void *a, const void *b)
 {
     const struct ph_md_entry *x = a, *y = b;
+    long                      ux, uy;
     int                       c;
 
     if (x->time != y->time)
         return x->time < y->time ? -1 : 1;
+    ux = md_usec(x->sort_name);
+    uy = md_usec(y->sort_name);
+    if (ux >= 0 && uy >= 0 && ux != uy)
+        return ux < uy ? -1 : 1;
     c = strcmp(x->sort_name, y->sort_name);
     if (c != 0)
         return c;

@@ -203,6 +203,25 @@ test_order(void **state)
     ops->close(d);
 }
 
+/* Within one second, the microseconds in "M<usec>" order the messages as
+   numbers (they are not zero-padded): arrival order, not string order. */
+static void
+test_order_usec(void **state)
+{
+    struct fx *f = *state;
+    ph_drop   *d;
+
+    puts_(f, "new/1000.M123456P7Q2.host", "second\n");
+    puts_(f, "new/1000.M98765P7Q1.host", "first\n");
+    puts_(f, "cur/1000.M5P9Q1.other:2,S", "zeroth\n");
+    d = open_ok(f);
+    assert_int_equal(ops->count(d), 3);
+    assert_string_equal(msg_ok(d, 0).uid, "1000.M5P9Q1.other");
+    assert_string_equal(msg_ok(d, 1).uid, "1000.M98765P7Q1.host");
+    assert_string_equal(msg_ok(d, 2).uid, "1000.M123456P7Q2.host");
+    ops->close(d);
+}
+
 static void
 test_sizes(void **state)
 {
@@ -696,6 +715,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_list_new_cur, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_usec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uid_stable, setup, teardown),
