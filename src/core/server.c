@@ -113,7 +113,7 @@ accept_common(struct ph_server *srv, evutil_socket_t fd,
         return;
     }
     srv->pending = true;        /* ph_session_init takes the slot */
-    if (srv->accept(srv, fd, peer, peer_len, tls) == NULL)
+    if (srv->accept(srv, fd, peer, peer_len, tls) != 0)
         ph_log(srv->loop, PH_LOG_ERROR, "event=accept_failed server=%s "
                "error=ENOMEM", srv->alias);
     if (srv->pending) {         /* no session was made: give it back */

@@ -114,12 +114,11 @@ struct ph_session {
 };
 
 /* What a protocol's accept does: make its session (ph_session_init),
-   then greet or start implicit TLS. NULL on ENOMEM (fd closed). */
-typedef struct ph_session *ph_server_accept_fn(struct ph_server *srv,
-                                               evutil_socket_t fd,
-                                               const struct sockaddr *peer,
-                                               socklen_t peer_len,
-                                               bool tls);
+   then greet or start implicit TLS (the session may be gone again when
+   it returns, if that failed). 0, or PH_ENOMEM (fd closed, no session). */
+typedef int ph_server_accept_fn(struct ph_server *srv, evutil_socket_t fd,
+                                const struct sockaddr *peer,
+                                socklen_t peer_len, bool tls);
 
 struct ph_server {
     ph_loop               *loop;

@@ -127,10 +127,9 @@ pop3_of(struct ph_session *ss)
 
 /* pop3_session.c */
 /* The core accepted a connection (tls: greet after the handshake). */
-struct ph_session *pop3_session_accept(struct ph_server *core,
-                                       evutil_socket_t fd,
-                                       const struct sockaddr *peer,
-                                       socklen_t peer_len, bool tls);
+int pop3_session_accept(struct ph_server *core, evutil_socket_t fd,
+                        const struct sockaddr *peer, socklen_t peer_len,
+                        bool tls);
 void pop3_session_close(ph_pop3_session *s);
 void pop3_command_done(ph_pop3_session *s, bool is_error);
 

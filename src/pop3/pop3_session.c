@@ -424,30 +424,29 @@ session_start(ph_pop3_session *s)
         greet(s);
 }
 
-struct ph_session *
+int
 pop3_session_accept(struct ph_server *core, evutil_socket_t fd,
                     const struct sockaddr *peer, socklen_t peer_len,
                     bool tls)
 {
-    ph_pop3_server  *srv = (ph_pop3_server *)core;
     ph_pop3_session *s = calloc(1, sizeof(*s));
 
     if (s == NULL) {
         evutil_closesocket(fd);
-        return NULL;
+        return PH_ENOMEM;
     }
-    s->srv = srv;
+    s->srv = (ph_pop3_server *)core;
     if (ph_session_init(&s->ss, core, fd, peer, peer_len,
                         &pop3_session_ops) != 0) {
         s->ss.refs = 1;         /* not linked: nothing else holds it */
         ph_session_unref(&s->ss);
-        return NULL;
+        return PH_ENOMEM;
     }
     if (!tls)
         session_start(s);
     else
         ph_session_accept_tls(&s->ss);  /* greets after the handshake */
-    return &s->ss;
+    return 0;
 }
 
 /* ---- TLS ----------------------------------------------------------------- */

@@ -65,20 +65,20 @@ smtp_session_greet(ph_smtp_session *s)
 }
 
 /* The core accepted a connection within the limits. */
-static struct ph_session *
+static int
 accept_session(struct ph_server *core, evutil_socket_t fd,
                const struct sockaddr *peer, socklen_t peer_len, bool tls)
 {
-    ph_smtp_server  *srv = (ph_smtp_server *)core;
-    ph_smtp_session *s = smtp_session_new(srv, fd, peer, peer_len);
+    ph_smtp_session *s = smtp_session_new((ph_smtp_server *)core, fd, peer,
+                                          peer_len);
 
     if (s == NULL)
-        return NULL;
+        return PH_ENOMEM;
     if (!tls)
         smtp_session_greet(s);
     else
         ph_session_accept_tls(&s->ss);  /* greets after the handshake */
-    return &s->ss;
+    return 0;
 }
 
 /* Plugins hear a failed bind as the POP3 seed's "listener_failed"

@@ -138,8 +138,9 @@ h_start_mode(struct h *h, enum ph_drop_status open_status, enum h_mode mode)
     ph_pop3_server_set_verify(h->srv, verify, NULL);
     fd = ttu_client_open(&h->c, h->loop);
     /* What the core's accept does once the limits let it in. */
-    h->s = (ph_pop3_session *)pop3_session_accept(&h->srv->core, fd, NULL, 0,
-                                                  mode == H_IMPLICIT);
+    assert_int_equal(pop3_session_accept(&h->srv->core, fd, NULL, 0,
+                                         mode == H_IMPLICIT), 0);
+    h->s = (ph_pop3_session *)h->srv->core.sessions;   /* the newest */
     assert_non_null(h->s);
 }
 
