@@ -27,6 +27,7 @@ struct ph_conn_limits {
     unsigned             total;
     unsigned             refused_total;
     time_t               logged_total;
+    size_t               sweep;      /* next bucket to sweep */
     uint64_t             seed;
     struct ph_conn_slot *buckets[CL_BUCKETS];
 };
@@ -63,6 +64,17 @@ unsigned
 ph_conn_limits_count(const ph_conn_limits *l)
 {
     return l->total;
+}
+
+size_t
+ph_conn_limits_tracked(const ph_conn_limits *l)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < CL_BUCKETS; i++)
+        for (const struct ph_conn_slot *e = l->buckets[i]; e; e = e->next)
+            n++;
+    return n;
 }
 
 static struct ph_conn_slot **
@@ -124,6 +136,25 @@ slot_maybe_drop(ph_conn_limits *l, struct ph_conn_slot *e, time_t now)
         slot_drop(l, e);
 }
 
+/* Entries kept only to quiet the refusal log go when their minute is
+   over even if their address never comes back: one bucket per acquire,
+   so a flood of distinct refused addresses cannot grow the table. */
+static void
+sweep_one(ph_conn_limits *l, time_t now)
+{
+    struct ph_conn_slot **p = &l->buckets[l->sweep++ & (CL_BUCKETS - 1)];
+
+    while (*p != NULL) {
+        struct ph_conn_slot *e = *p;
+        if (e->count == 0 && now - e->logged >= CL_LOG_EVERY) {
+            *p = e->next;
+            free(e);
+        } else {
+            p = &e->next;
+        }
+    }
+}
+
 enum ph_conn_verdict
 ph_conn_limits_acquire(ph_conn_limits *l, const struct sockaddr *peer,
                        time_t now, struct ph_conn_slot **slot, bool *log_it,
@@ -135,6 +166,7 @@ ph_conn_limits_acquire(ph_conn_limits *l, const struct sockaddr *peer,
     *slot = NULL;
     *log_it = false;
     *refused = 0;
+    sweep_one(l, now);
     if (l->max_per_addr != 0 && ph_addr_key(peer, &k)) {
         e = slot_get(l, &k);
         if (e != NULL && e->count >= l->max_per_addr) {

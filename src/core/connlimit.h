@@ -32,6 +32,8 @@ enum ph_conn_verdict ph_conn_limits_acquire(ph_conn_limits *l,
                                             time_t now,
                                             struct ph_conn_slot **slot,
                                             bool *log_it, unsigned *refused);
+/* Addresses the table holds now (for tests: it must not only grow). */
+size_t ph_conn_limits_tracked(const ph_conn_limits *l);
 /* The session of slot (as acquire set it; NULL is ok) has ended. */
 void ph_conn_limits_release(ph_conn_limits *l, struct ph_conn_slot *slot);
 

@@ -83,10 +83,16 @@ static void
 refuse(struct ph_server *srv, evutil_socket_t fd, const struct sockaddr *peer,
        bool tls, enum ph_conn_verdict v, bool log_it, unsigned refused)
 {
+    char    sink[4096];
+    ssize_t n;
+
     if (!tls && srv->refusal != NULL) {
-        ssize_t n = send(fd, srv->refusal, strlen(srv->refusal),
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        n = send(fd, srv->refusal, strlen(srv->refusal),
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
         (void)n;                /* best effort: it closes either way */
+        /* Unread input makes close() send a reset, which can destroy
+           the line before the client reads it: take what has come. */
+        n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
     }
     evutil_closesocket(fd);
     if (log_it) {

@@ -201,6 +201,6 @@ ph_pop3_send_to_client(ph_pop3_server *srv, const char *session_id,
     /* The seed's listeners answer commands this way; not a login being
        checked, which only ph_pop3_auth_reply() may finish. */
     if (!s->auth_pending)
-        pop3_command_done(s, strncmp(text, "-ERR", 4) == 0);
+        pop3_command_done(s, s->wire_err);     /* as it went out */
     return rc;
 }

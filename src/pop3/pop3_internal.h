@@ -16,6 +16,8 @@
 /* Multi-line output is produced in steps of about this much, and resumes
    when the socket has taken it (STYLE 3: a cursor, never all in memory). */
 #define POP3_OUT_STEP      (64 * 1024)
+/* A response line with its CRLF (RFC 2449 4). */
+#define POP3_LINE_MAX      512
 
 /* The session's state (kept in the core's ss.state). */
 enum pop3_state {
@@ -105,6 +107,7 @@ struct ph_pop3_session {
     bool                  close_after;  /* close once it is written */
     bool                  sasl_wait;    /* AUTH PLAIN: expecting "+ " data */
     bool                  announced;    /* "connection" was sent */
+    bool                  wire_err;     /* the last line sent was -ERR */
     char                  cur_verb[POP3_MAX_VERB + 1];
     char                 *user;         /* from USER; then the login */
     char                  timestamp[128];/* APOP greeting <...> */

@@ -97,7 +97,7 @@ int
 pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
 {
     ph_pop3_server *srv = s->srv;
-    char            out[600];
+    char            out[POP3_LINE_MAX - 1];     /* 510 + CRLF (RFC 2449 4) */
     int             rc;
 
     if (s->ss.dead || s->ss.conn == NULL || s->ss.state == POP3_S_CLOSING)
@@ -106,9 +106,13 @@ pop3_write_line(ph_pop3_session *s, const char *line, size_t len)
        client reads TLS records only: a line now would break them. */
     if (s->ss.tls_starting)
         return PH_ESTATE;
+    /* The status that goes out decides what the response commits (an
+       error, STLS's switch); suppressed: the one asked for. */
+    s->wire_err = len >= 4 && memcmp(line, "-ERR", 4) == 0;
     if (srv && ph_pipeline_wants(srv->pl, PH_HOOK_CLIENT, srv->ev_response)) {
         if (!response_event(s, line, len, out, sizeof(out)))
             return 0;           /* suppressed: nothing on the wire */
+        s->wire_err = strncmp(out, "-ERR", 4) == 0;
         rc = ph_conn_write(s->ss.conn, out, strlen(out));
     } else {
         rc = ph_conn_write(s->ss.conn, line, len);
@@ -146,7 +150,7 @@ ph_pop3_reply(ph_pop3_session *s, enum ph_pop3_status st, const char *fmt,
     va_end(ap);
     rc = pop3_status_line(s, st, text);
     if (rc != PH_EINVAL)
-        pop3_command_done(s, st != PH_POP3_OK);
+        pop3_command_done(s, s->wire_err);     /* as it went out */
     return rc;
 }
 
@@ -173,7 +177,7 @@ ph_pop3_reply_lines(ph_pop3_session *s, const char *first,
     if (rc == 0)
         rc = ph_conn_write(s->ss.conn, ".\r\n", 3);
     if (rc != PH_EINVAL)
-        pop3_command_done(s, false);
+        pop3_command_done(s, s->wire_err);
     return rc;
 }
 

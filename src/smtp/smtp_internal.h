@@ -230,8 +230,7 @@ void smtp_auth_commit(ph_smtp_session *s);
 void smtp_auth_reset(ph_smtp_session *s);
 void smtp_auth_refused(struct ph_session *ss);
 
-/* smtp_reply.c; a reply a plugin kept off the wire commits nothing */
-#define SMTP_REPLY_SUPPRESSED (-1)
+/* smtp_reply.c */
 int smtp_send_reply(ph_smtp_session *s, int code, const char *enh,
                     const char *const *lines, size_t n);
 void smtp_reply_done(ph_smtp_session *s, int code);

@@ -51,9 +51,11 @@ log_reply(ph_smtp_session *s, int code, const char *buf, size_t len)
 
 /*
  * Writes a reply after the outbound plugins. *code becomes the code that
- * went on the wire (a plugin may rewrite it), or SMTP_REPLY_SUPPRESSED
- * when a plugin kept the reply off the wire: what the reply commits is
- * decided from that (ARCHITECTURE: a reply commits what went out).
+ * went on the wire (a plugin may rewrite it): what the reply commits is
+ * decided from that (ARCHITECTURE: a reply commits what went out). A
+ * reply a plugin kept off the wire keeps the code asked for: it still
+ * answers the command and commits (a refused BDAT chunk must still be
+ * read and dropped, never run as commands).
  */
 static int
 send_reply(ph_smtp_session *s, int *code, const char *enh,
@@ -76,8 +78,7 @@ send_reply(ph_smtp_session *s, int *code, const char *enh,
         ph_pipeline_wants(s->srv->pl, PH_HOOK_CLIENT, s->srv->ev_response)) {
         if (!smtp_plugins_response(s, code, &enh, lines, n, buf,
                                    sizeof(buf), wants_enh(s, *code), &len)) {
-            *code = SMTP_REPLY_SUPPRESSED;
-            return 0;           /* nothing on the wire */
+            return 0;           /* nothing on the wire; *code: asked */
         }
     } else {
         len = ph_smtp_format_reply(buf, sizeof(buf), *code, enh, lines, n,
@@ -211,8 +212,7 @@ smtp_reply_done(ph_smtp_session *s, int code)
     s->replied++;
     if (s->cur_id == SMTP_V_EOM && s->replied < s->expect)
         return;                 /* LMTP: one reply per recipient */
-    if (code != SMTP_REPLY_SUPPRESSED)
-        commit(s, code);        /* suppressed: the client saw nothing */
+    commit(s, code);
     s->expect = 0;
     s->replied = 0;
     if (s->close_after_reply) {

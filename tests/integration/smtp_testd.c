@@ -46,6 +46,7 @@
  *   --max-noops N|none          max_noop_commands
  *   --max-session-time S|none   max_session_time
  *   --no-verb VERB              remove VERB from the verb table
+ *   --suppress CODE             a response plugin drops replies of CODE
  *
  * The verb XWHO (always there) answers
  *   250 2.0.0 user=U authzid=A helo=H tls=PROTOCOL cipher=CIPHER
@@ -654,6 +655,30 @@ static const struct ph_plugin_ops plugin_ops = {
 static ph_plugin g_plugin = { .ops = &plugin_ops };
 static int       g_use_plugin;
 
+/* --suppress CODE: a "response" plugin that keeps every reply with that
+   code off the wire (it still answers its command). */
+static const char *g_suppress;
+
+static int
+suppress_event(ph_plugin *p, ph_pipeline *pl, struct ph_event *ev)
+{
+    return strcmp(ev->argv[0], g_suppress) == 0 ? PH_EAT_CLIENT
+                                                : PH_EAT_NONE;
+}
+
+static bool
+suppress_reg(ph_plugin *p, ph_pipeline *pl, void *server)
+{
+    static const char *const out[] = { "response", NULL };
+
+    return ph_plugin_register(pl, p, PH_HOOK_CLIENT, out) == 0;
+}
+
+static const struct ph_plugin_ops suppress_ops = {
+    .plugin_register = suppress_reg, .on_event = suppress_event,
+};
+static ph_plugin g_suppressor = { .ops = &suppress_ops };
+
 static void
 on_listener_failed(void *ctx, const char *op, int errnum, const char *text)
 {
@@ -733,7 +758,7 @@ enum {
     OPT_AUTH_PLAINTEXT, OPT_AUTH_REQUIRED, OPT_AUTH_FAIL_DELAY,
     OPT_MAX_AUTH_FAILURES, OPT_MAX_AUTH_FAILURES_PER_ADDR,
     OPT_AUTH_FAIL_WINDOW, OPT_MAX_SESSIONS, OPT_MAX_PER_ADDR, OPT_MAX_NOOPS,
-    OPT_MAX_SESSION_TIME, OPT_NO_VERB,
+    OPT_MAX_SESSION_TIME, OPT_NO_VERB, OPT_SUPPRESS,
 };
 
 /* A number, or "none" for the NO_LIMIT value. */
@@ -770,6 +795,7 @@ main(int argc, char **argv)
         { "max-session-time", required_argument, NULL,
           OPT_MAX_SESSION_TIME },
         { "no-verb", required_argument, NULL, OPT_NO_VERB },
+        { "suppress", required_argument, NULL, OPT_SUPPRESS },
         { NULL, 0, NULL, 0 },
     };
     int verbose = 0, opt, rc = 0, use_auth = 0;
@@ -819,6 +845,7 @@ main(int argc, char **argv)
             o.limits.max_session_time = num_or_none(optarg);
             break;
         case OPT_NO_VERB: no_verb = optarg; break;
+        case OPT_SUPPRESS: g_suppress = optarg; break;
         case 'a': o.address = optarg; break;
         case 'p': o.port = (unsigned)num(optarg); break;
         case 'm':
@@ -925,9 +952,12 @@ main(int argc, char **argv)
         goto out;
     }
 
-    if (g_use_plugin &&
-        ph_plugin_add(ph_smtp_server_pipeline(g_srv), "refuser",
-                      &g_plugin) != 1) {
+    if ((g_use_plugin &&
+         ph_plugin_add(ph_smtp_server_pipeline(g_srv), "refuser",
+                       &g_plugin) < 1) ||
+        (g_suppress != NULL &&
+         ph_plugin_add(ph_smtp_server_pipeline(g_srv), "suppressor",
+                       &g_suppressor) < 1)) {
         rc = 1;
         goto out;
     }

@@ -104,6 +104,15 @@ class ResponsePlugin(Pop3TestCase):
         c.ok("PASS wonderland")
         c.ok("QUIT")
 
+    def test_rewritten_line_stays_within_512_octets(self):
+        # RFC 2449 4: a response line is at most 512 octets with CRLF,
+        # whatever a plugin makes of it.
+        srv = self.start_pop3_testd("-R", "+OK testd.example=+OK " + "A" * 700)
+        c = self.pop(srv)
+        self.assertTrue(c.greeting.startswith("+OK AAAA"))
+        self.assertLessEqual(len(c.greeting.encode()) + 2, 512)
+        c.ok("QUIT")
+
     def test_rewrite_greeting(self):
         srv = self.start_pop3_testd("-R", "+OK testd.example=+OK hidden")
         c = self.pop(srv)

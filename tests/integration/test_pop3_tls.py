@@ -151,6 +151,17 @@ class Stls(TlsCase):
         self.wrap(c)
         c.login()
 
+    def test_stls_refused_on_the_wire_starts_no_tls(self):
+        # A response plugin turns STLS's +OK into -ERR: the client keeps
+        # talking plaintext, and so must the server (a reply commits what
+        # went out, as in SMTP).
+        srv = self.start_tls_testd("-R", "+OK Begin=-ERR Begin", pop3s=False)
+        c = self.pop(srv)
+        self.assertEqual(c.cmd("STLS"), "-ERR Begin TLS negotiation")
+        c.ok("CAPA")
+        c.multi()
+        self.assertFalse([l for l in srv.err if "tls_failed" in l])
+
     def test_auth_plaintext_option(self):
         srv = self.start_tls_testd("--auth-plaintext")
         p = self.poplib_client(srv)

@@ -113,6 +113,15 @@ class SmtpPlugin(phtest.TestCase):
         c.expect(250, "<ok@example.net> delivered")
         c.no_more()                                 # one rcpt, one reply
 
+    def test_suppressed_bdat_refusal_still_drops_the_chunk(self):
+        # The 503 to a BDAT before HELO never reaches the client, but it
+        # still answers BDAT: its chunk is read and dropped, never run.
+        srv = self.start_testd("--suppress", "503", "-v")
+        c = self.connect(srv)
+        c.send(b"BDAT 16\r\nXYZZY smuggled\r\n")
+        c.cmd("NOOP", 250, "2.0.0 OK")          # the next reply: NOOP's
+        self.assertFalse([l for l in srv.err if "XYZZY" in l])
+
     def test_no_plugin_default_texts(self):
         srv = self.start_testd()
         c = self.connect(srv)

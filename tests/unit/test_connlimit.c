@@ -149,6 +149,29 @@ test_refusal_logged_once_a_minute(void **state)
     ph_conn_limits_free(l);
 }
 
+/* An address refused once and never seen again is forgotten once its
+   minute is over: the table follows the connections, not history. */
+static void
+test_refused_entries_swept(void **state)
+{
+    ph_conn_limits         *l = ph_conn_limits_new(0, 1);
+    struct sockaddr_storage a = v4("192.0.2.1"), b = v4("192.0.2.2");
+    struct ph_conn_slot    *s, *r;
+    time_t                  now = time(NULL);   /* release reads the clock */
+
+    (void)state;
+    assert_int_equal(take(l, SA(a), now, &s), PH_CONN_ACCEPT);
+    assert_int_equal(take(l, SA(a), now, &r), PH_CONN_OVER_ADDR);
+    ph_conn_limits_release(l, s);           /* kept: it was just logged */
+    assert_int_equal(ph_conn_limits_tracked(l), 1);
+    for (int i = 0; i < 2048; i++) {        /* every bucket swept */
+        assert_int_equal(take(l, SA(b), now + 100, &s), PH_CONN_ACCEPT);
+        ph_conn_limits_release(l, s);
+    }
+    assert_int_equal(ph_conn_limits_tracked(l), 0);
+    ph_conn_limits_free(l);
+}
+
 int
 main(void)
 {
@@ -157,6 +180,7 @@ main(void)
         cmocka_unit_test(test_ipv6_slash64),
         cmocka_unit_test(test_total_and_unix),
         cmocka_unit_test(test_refusal_logged_once_a_minute),
+        cmocka_unit_test(test_refused_entries_swept),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
