@@ -108,6 +108,7 @@ struct ph_pop3_session {
     bool                  sasl_wait;    /* AUTH PLAIN: expecting "+ " data */
     bool                  announced;    /* "connection" was sent */
     bool                  wire_err;     /* the last line sent was -ERR */
+    bool                  cur_progress; /* the command is not NOOP-like */
     char                  cur_verb[POP3_MAX_VERB + 1];
     char                 *user;         /* from USER; then the login */
     char                  timestamp[128];/* APOP greeting <...> */

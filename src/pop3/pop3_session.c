@@ -123,19 +123,6 @@ session_shutdown(struct ph_session *ss)
     ph_session_close(ss);
 }
 
-/* A positive response to a command that is not one of the no-progress
-   ones (NOOP, STAT, ...): max_noop_commands counts from zero again. */
-static void
-pop3_verb_progress(ph_pop3_session *s)
-{
-    for (size_t i = 0; s->srv && i < s->srv->nverbs; i++)
-        if (strcmp(s->srv->verbs[i].name, s->cur_verb) == 0) {
-            if (!(s->srv->verbs[i].states & POP3_F_JUNK))
-                ph_session_progress(&s->ss);
-            return;
-        }
-}
-
 /* The response to the current command has been written. */
 void
 pop3_command_done(ph_pop3_session *s, bool is_error)
@@ -145,8 +132,8 @@ pop3_command_done(ph_pop3_session *s, bool is_error)
     s->awaiting = false;
     if (is_error && s->srv && !ph_session_error(&s->ss))
         return;                 /* goodbye sent, closing */
-    if (!is_error)
-        pop3_verb_progress(s);
+    if (!is_error && s->cur_progress)
+        ph_session_progress(&s->ss);    /* max_noop_commands anew */
     /* Whoever answered STLS with +OK (the handler, a plugin, a listener),
        the client now starts its handshake. */
     if (!is_error && strcmp(s->cur_verb, "STLS") == 0)
@@ -248,6 +235,7 @@ dispatch_line(ph_pop3_session *s, char *line, size_t len)
     size_t            i;
 
     s->awaiting = true;
+    s->cur_progress = false;
     if (ph_pop3_parse_cmd(line, len, &cmd) != 0) {
         strcpy(s->cur_verb, "-");
         ph_pop3_reply(s, PH_POP3_ERR, "Invalid command syntax");
@@ -257,6 +245,8 @@ dispatch_line(ph_pop3_session *s, char *line, size_t len)
         s->cur_verb[i] = (char)toupper((unsigned char)cmd.verb[i]);
     s->cur_verb[i] = '\0';
     v = find_verb(s->srv, s->cur_verb);
+    /* A +OK to it will start the count of no-progress commands anew. */
+    s->cur_progress = v != NULL && !(v->states & POP3_F_JUNK);
     if (!command_event(s, v, &cmd)) {
         if (s->awaiting && !s->ss.dead)    /* eaten without an answer */
             ph_pop3_reply(s, PH_POP3_ERR, "Command refused");

@@ -21,41 +21,15 @@ pd_clean(const char *in, char *buf, size_t cap)
     return buf;
 }
 
-static void
-log_v(const char *level, const char *fmt, va_list ap)
+void
+pd_logl(const char *level, const char *fmt, ...)
 {
+    va_list ap;
+
     fputs(level, stderr);
     fputc(' ', stderr);
+    va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputc('\n', stderr);
-}
-
-void
-pd_log(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    log_v("info", fmt, ap);
-    va_end(ap);
-}
-
-void
-pd_log_warn(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    log_v("warn", fmt, ap);
-    va_end(ap);
-}
-
-void
-pd_log_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    log_v("error", fmt, ap);
-    va_end(ap);
 }

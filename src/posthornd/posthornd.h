@@ -107,11 +107,11 @@ int pd_pop3_start(struct pd *d);
 int pd_maildir_path(const struct pd *d, const char *local, const char *domain,
                     char *buf, size_t cap);
 
-/* log.c: "info ...", "warn ..." and "error ..." lines on stderr */
-void pd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void pd_log_warn(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-void pd_log_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+/* log.c: "<level> key=value ..." lines on stderr */
+void pd_logl(const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define pd_log(...)       pd_logl("info", __VA_ARGS__)
+#define pd_log_warn(...)  pd_logl("warn", __VA_ARGS__)
+#define pd_log_error(...) pd_logl("error", __VA_ARGS__)
 
 #endif

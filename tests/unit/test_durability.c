@@ -20,10 +20,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "posthorn/posthorn.h"
+#include "tmpdir_testutil.h"
 
 /* ---- the record of system calls --------------------------------------- */
 
@@ -163,46 +163,25 @@ __wrap_linkat(int fd1, const char *from, int fd2, const char *to, int flags)
 static char g_root[64];
 
 static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static int
 setup(void **state)
 {
     (void)state;
     g_ncalls = 0;
     g_fail_file_sync = 0;
-    strcpy(g_root, "/tmp/ph-durable-XXXXXX");
-    return mkdtemp(g_root) != NULL ? 0 : -1;
+    return tdu_make(g_root, sizeof(g_root), "durable");
 }
 
 static int
 teardown(void **state)
 {
     (void)state;
-    return nftw(g_root, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+    return tdu_remove(g_root);
 }
 
 static int
 entries(const char *maildir, const char *sub)
 {
-    char           path[600];
-    DIR           *d;
-    struct dirent *e;
-    int            n = 0;
-
-    snprintf(path, sizeof(path), "%s/%s", maildir, sub);
-    if ((d = opendir(path)) == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
+    return tdu_count(maildir, sub, NULL);
 }
 
 /* The real path of dir (the record holds resolved /proc names). */
@@ -264,17 +243,24 @@ tx_for(const char *const *dirs, size_t n)
     return tx;
 }
 
+/* Two recipients' Maildirs (made by the delivery) under the test's root. */
+static ph_maildir_tx *
+tx_two(char *a, char *b, size_t cap)
+{
+    const char *dirs[2] = { a, b };
+
+    snprintf(a, cap, "%s/alice", g_root);
+    snprintf(b, cap, "%s/bob", g_root);
+    return tx_for(dirs, 2);
+}
+
 static void
 test_sync_before_name_and_dir_after(void **state)
 {
-    char        a[128], b[128];
-    const char *dirs[2] = { a, b };
-    ph_maildir_tx *tx;
+    char           a[128], b[128];
+    ph_maildir_tx *tx = tx_two(a, b, sizeof(a));
 
     (void)state;
-    snprintf(a, sizeof(a), "%s/alice", g_root);
-    snprintf(b, sizeof(b), "%s/bob", g_root);
-    tx = tx_for(dirs, 2);
     g_ncalls = 0;               /* from here on: the commit's calls */
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_OK);
     /* Everything the promise needs happened before commit returned. */
@@ -289,14 +275,10 @@ test_sync_before_name_and_dir_after(void **state)
 static void
 test_failed_data_sync_stores_nothing(void **state)
 {
-    char        a[128], b[128];
-    const char *dirs[2] = { a, b };
-    ph_maildir_tx *tx;
+    char           a[128], b[128];
+    ph_maildir_tx *tx = tx_two(a, b, sizeof(a));
 
     (void)state;
-    snprintf(a, sizeof(a), "%s/alice", g_root);
-    snprintf(b, sizeof(b), "%s/bob", g_root);
-    tx = tx_for(dirs, 2);
     g_fail_file_sync = 1;
     assert_int_not_equal(ph_maildir_tx_commit(tx), PH_DELIVER_OK);
     g_fail_file_sync = 0;

@@ -13,7 +13,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <regex.h>
 #include <sched.h>
 #include <stdio.h>
@@ -25,31 +24,22 @@
 #include <unistd.h>
 
 #include "posthorn/posthorn.h"
+#include "tmpdir_testutil.h"
 
 static char root[64];
-
-static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
 
 static int
 setup(void **state)
 {
     (void)state;
-    strcpy(root, "/tmp/ph-deliver-XXXXXX");
-    return mkdtemp(root) != NULL ? 0 : -1;
+    return tdu_make(root, sizeof(root), "deliver");
 }
 
 static int
 teardown(void **state)
 {
     (void)state;
-    return nftw(root, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+    return tdu_remove(root);
 }
 
 /* A Maildir path under this test's directory. */
@@ -59,30 +49,6 @@ md(const char *name, char *out, size_t size)
     int n = snprintf(out, size, "%s/%s", root, name);
 
     assert_true(n > 0 && (size_t)n < size);
-}
-
-/* Entries in dir/sub (-1 if it cannot be read); the last name into
-   name_out (256 bytes) if given. */
-static int
-count(const char *dir, const char *sub, char *name_out)
-{
-    char           path[1024];
-    DIR           *d;
-    struct dirent *e;
-    int            n = 0;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, sub);
-    if ((d = opendir(path)) == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        n++;
-        if (name_out != NULL)
-            snprintf(name_out, 256, "%s", e->d_name);
-    }
-    closedir(d);
-    return n;
 }
 
 /* The whole of dir/new/name; the caller frees. */
@@ -124,8 +90,8 @@ assert_delivered(const char *dir, const char *want, size_t want_len)
     char  *data;
     size_t len;
 
-    assert_int_equal(count(dir, "new", name), 1);
-    assert_int_equal(count(dir, "tmp", NULL), 0);
+    assert_int_equal(tdu_count(dir, "new", name), 1);
+    assert_int_equal(tdu_count(dir, "tmp", NULL), 0);
     data = slurp(dir, name, &len);
     assert_int_equal(len, want_len);
     assert_memory_equal(data, want, want_len);
@@ -149,8 +115,8 @@ test_one_copy(void **state)
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_OK);  /* again */
     ph_maildir_tx_free(tx);
     assert_delivered(dir, "P: 1\r\nbody\r\n", 12);
-    assert_int_equal(count(dir, "new", name), 1);
-    assert_int_equal(count(dir, "cur", NULL), 0);
+    assert_int_equal(tdu_count(dir, "new", name), 1);
+    assert_int_equal(tdu_count(dir, "cur", NULL), 0);
     assert_int_equal(regcomp(&re, "^[0-9]+\\.M[0-9]+P[0-9]+Q[0-9]+\\."
                              "host\\\\057with\\\\072odd,S=([0-9]+)$",
                              REG_EXTENDED), 0);
@@ -175,7 +141,7 @@ test_creates_maildir(void **state)
     assert_mode(dir, "cur", 0700);
     assert_mode(dir, "new", 0700);
     assert_mode(dir, "tmp", 0700);
-    assert_int_equal(count(dir, "tmp", NULL), 1);
+    assert_int_equal(tdu_count(dir, "tmp", NULL), 1);
     assert_int_equal(ph_maildir_tx_write(tx, "x", 1), PH_DELIVER_OK);
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_OK);
     ph_maildir_tx_free(tx);
@@ -222,8 +188,8 @@ test_same_maildir_twice(void **state)
     assert_int_equal(ph_maildir_tx_write(tx, "m", 1), PH_DELIVER_OK);
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_OK);
     ph_maildir_tx_free(tx);
-    assert_int_equal(count(dir, "new", NULL), 2);
-    assert_int_equal(count(dir, "tmp", NULL), 0);
+    assert_int_equal(tdu_count(dir, "new", NULL), 2);
+    assert_int_equal(tdu_count(dir, "tmp", NULL), 0);
 }
 
 static void
@@ -238,7 +204,7 @@ test_missing_parent(void **state)
     assert_int_equal(ph_maildir_tx_write(tx, "x", 1), PH_DELIVER_TEMP);
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_TEMP);
     ph_maildir_tx_free(tx);
-    assert_int_equal(count(root, ".", NULL), 0);    /* nothing created */
+    assert_int_equal(tdu_count(root, ".", NULL), 0);    /* nothing created */
 }
 
 static void
@@ -253,12 +219,12 @@ test_free_without_commit(void **state)
     assert_int_equal(ph_maildir_tx_add(tx, a, "p", 1), PH_DELIVER_OK);
     assert_int_equal(ph_maildir_tx_add(tx, b, "p", 1), PH_DELIVER_OK);
     assert_int_equal(ph_maildir_tx_write(tx, "data", 4), PH_DELIVER_OK);
-    assert_int_equal(count(a, "tmp", NULL), 1);
+    assert_int_equal(tdu_count(a, "tmp", NULL), 1);
     ph_maildir_tx_free(tx);
     ph_maildir_tx_free(NULL);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(count(i ? b : a, "tmp", NULL), 0);
-        assert_int_equal(count(i ? b : a, "new", NULL), 0);
+        assert_int_equal(tdu_count(i ? b : a, "tmp", NULL), 0);
+        assert_int_equal(tdu_count(i ? b : a, "new", NULL), 0);
     }
 }
 
@@ -295,17 +261,17 @@ rollback_case(int bad)
     break_new(dir[bad]);
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_TEMP);
     for (int i = 0; i < 3; i++) {   /* rolled back before free() */
-        assert_int_equal(count(dir[i], "tmp", NULL), 0);
+        assert_int_equal(tdu_count(dir[i], "tmp", NULL), 0);
         if (i != bad)
-            assert_int_equal(count(dir[i], "new", NULL), 0);
+            assert_int_equal(tdu_count(dir[i], "new", NULL), 0);
     }
     /* The failure sticks. */
     assert_int_equal(ph_maildir_tx_write(tx, "m", 1), PH_DELIVER_TEMP);
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_TEMP);
     ph_maildir_tx_free(tx);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(count(dir[i], "tmp", NULL), 0);
-        assert_int_equal(count(dir[i], "new", NULL), i == bad ? -1 : 0);
+        assert_int_equal(tdu_count(dir[i], "tmp", NULL), 0);
+        assert_int_equal(tdu_count(dir[i], "new", NULL), i == bad ? -1 : 0);
     }
 }
 
@@ -343,11 +309,11 @@ test_add_after_write(void **state)
     assert_int_equal(ph_maildir_tx_add(tx, a, NULL, 0), PH_DELIVER_OK);
     assert_int_equal(ph_maildir_tx_write(tx, "x", 1), PH_DELIVER_OK);
     assert_int_equal(ph_maildir_tx_add(tx, b, NULL, 0), PH_DELIVER_TEMP);
-    assert_int_equal(count(a, "tmp", NULL), 0);
+    assert_int_equal(tdu_count(a, "tmp", NULL), 0);
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_TEMP);
     ph_maildir_tx_free(tx);
-    assert_int_equal(count(a, "new", NULL), 0);
-    assert_int_equal(count(b, "new", NULL), -1);
+    assert_int_equal(tdu_count(a, "new", NULL), 0);
+    assert_int_equal(tdu_count(b, "new", NULL), -1);
 }
 
 /* Nothing to store is not "stored": no 250 for a message kept nowhere. */
@@ -380,7 +346,7 @@ test_long_host(void **state)
     assert_int_equal(ph_maildir_tx_write(tx, "x", 1), PH_DELIVER_OK);
     assert_int_equal(ph_maildir_tx_commit(tx), PH_DELIVER_OK);
     ph_maildir_tx_free(tx);
-    assert_int_equal(count(dir, "new", name), 1);
+    assert_int_equal(tdu_count(dir, "new", name), 1);
     assert_true(strlen(name) <= 255);
     assert_null(strchr(name, ':'));
     assert_non_null(strstr(name, ",S=1"));
@@ -460,13 +426,13 @@ enospc_child(const char *fsdir)
         st = ph_maildir_tx_write(tx, chunk, sizeof(chunk));
     if (st != PH_DELIVER_NOSPACE)
         return 3;
-    if (count(dir, "tmp", NULL) != 0)       /* space given back at once */
+    if (tdu_count(dir, "tmp", NULL) != 0)       /* space given back at once */
         return 4;
     if (ph_maildir_tx_write(tx, "x", 1) != PH_DELIVER_NOSPACE ||
         ph_maildir_tx_commit(tx) != PH_DELIVER_NOSPACE)
         return 5;
     ph_maildir_tx_free(tx);
-    return count(dir, "new", NULL) == 0 ? 0 : 6;
+    return tdu_count(dir, "new", NULL) == 0 ? 0 : 6;
 }
 
 static void
